@@ -1,0 +1,41 @@
+using Polynic.Transport.VfioUser.Protocol;
+
+namespace Polynic.Transport.VfioUser.Server;
+
+/// <summary>Limits and compatibility settings of a <see cref="VfioUserServer"/>.</summary>
+public sealed record VfioUserServerOptions
+{
+    /// <summary>
+    /// Largest data count of one REGION_READ/WRITE or DMA_READ/WRITE message the server accepts
+    /// (offered as <c>max_data_xfer_size</c>). Messages are capped at this plus a small header;
+    /// a longer one disconnects the client. 1 MiB (QEMU's default) unless set; at most 64 MiB.
+    /// </summary>
+    public int MaxDataTransferSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Most file descriptors accepted with one message (offered as <c>max_msg_fds</c>).</summary>
+    public int MaxMessageFds { get; init; } = 16;
+
+    /// <summary>Most DMA regions mapped at once (offered as <c>max_dma_maps</c>); DMA_MAP beyond it fails with ENOSPC.</summary>
+    public int MaxDmaMaps { get; init; } = 65535;
+
+    /// <summary>Byte layout of DMA_READ/WRITE messages; QEMU's client differs from the spec (see <see cref="Protocol.DmaMessageLayout"/>).</summary>
+    public DmaMessageLayout DmaMessageLayout { get; init; } = DmaMessageLayout.Qemu;
+
+    /// <summary>How long a DMA_READ/WRITE sent to the client may wait for its reply before the access fails.</summary>
+    public TimeSpan ServerRequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Remove a leftover socket file at the path before listening (a crashed server leaves one).</summary>
+    public bool ReplaceStaleSocket { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (MaxDataTransferSize is < 4096 or > 64 * 1024 * 1024)
+            throw new ArgumentOutOfRangeException(nameof(MaxDataTransferSize), MaxDataTransferSize, "Must be 4 KiB..64 MiB.");
+        if (MaxMessageFds is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(MaxMessageFds), MaxMessageFds, "Must be 1..64.");
+        if (MaxDmaMaps is < 1 or > 65535)
+            throw new ArgumentOutOfRangeException(nameof(MaxDmaMaps), MaxDmaMaps, "Must be 1..65535.");
+        if (ServerRequestTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ServerRequestTimeout), ServerRequestTimeout, "Must be positive.");
+    }
+}
