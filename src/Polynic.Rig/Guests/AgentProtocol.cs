@@ -117,6 +117,31 @@ internal sealed class AgentProtocol
         }
     }
 
+    /// <summary>
+    /// Serial lines for a person: each command's base64 output block replaced by its text,
+    /// so a failure message shows what the guest said rather than encoded noise.
+    /// </summary>
+    public static string Readable(IEnumerable<string> lines)
+    {
+        var text = new System.Text.StringBuilder();
+        var block = new System.Text.StringBuilder();
+        var inBlock = false;
+        foreach (var line in lines)
+        {
+            if (line.Contains(BeginMarker, StringComparison.Ordinal)) { inBlock = true; block.Clear(); continue; }
+            if (inBlock && IsBase64Line(line)) { block.Append(line); continue; }
+            if (inBlock)
+            {
+                inBlock = false;
+                var output = Decode(block.ToString());
+                if (output.Length > 0) text.Append(output.EndsWith('\n') ? output : output + "\n");
+            }
+            text.Append(line).Append('\n');
+        }
+        if (inBlock && block.Length > 0) text.Append(Decode(block.ToString())).Append('\n');
+        return text.ToString().TrimEnd('\n');
+    }
+
     // Kernel lines carry spaces, brackets or colons; base64 lines never do.
     private static bool IsBase64Line(string line)
         => line.Length > 0 && line.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=');

@@ -105,6 +105,7 @@ public sealed class Guest : IAsyncDisposable
             await WaitReadyAsync(options.BootTimeout, cancellationToken).ConfigureAwait(false);
             var token = $"{Interlocked.Increment(ref tokenCounter)}x{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
             var result = protocol.Expect(token);
+            serial.Note($"[{token}] {command}");
             await SendAsync(AgentProtocol.FormatRun(token, command)).ConfigureAwait(false);
             try
             {
@@ -114,6 +115,7 @@ public sealed class Guest : IAsyncDisposable
             {
                 // ^C reaches the command's process group through the tty; the agent survives and
                 // reports it, which puts the line back in step for the next command.
+                serial.Note($"[{token}] ^C after {timeout.TotalSeconds:0.#} s");
                 await SendAsync("\u0003").ConfigureAwait(false);
                 try { await result.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
                 catch (Exception e) when (e is TimeoutException or GuestException) { protocol.Abandon(token); }
@@ -147,6 +149,7 @@ public sealed class Guest : IAsyncDisposable
             await WaitReadyAsync(options.BootTimeout, cancellationToken).ConfigureAwait(false);
             var before = protocol.ReadyCount;
             // No Expect: the command never reports back, the next READY is the answer.
+            serial.Note("reboot -f");
             await SendAsync(AgentProtocol.FormatRun("reboot", "reboot -f")).ConfigureAwait(false);
             await WaitAsync(protocol.WhenReadyCount(before + 1), timeout ?? options.BootTimeout, "the guest to reboot", cancellationToken)
                 .ConfigureAwait(false);
@@ -255,7 +258,7 @@ public sealed class Guest : IAsyncDisposable
     }
 
     private string Describe(string problem)
-        => $"{problem} (guest {options.Name}, {sinceStart.Elapsed.TotalSeconds:0} s after start). Serial log: {serial.Path}. Last serial lines:\n{serial.Tail()}";
+        => $"{problem} (guest {options.Name}, {sinceStart.Elapsed.TotalSeconds:0} s after start). Serial log: {serial.Path}. Last serial lines (command output decoded):\n{AgentProtocol.Readable(serial.Tail())}";
 
     private static void ValidateCommand(string command)
     {

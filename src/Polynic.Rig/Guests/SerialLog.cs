@@ -20,7 +20,7 @@ internal sealed class SerialLog : IDisposable
     public SerialLog(string path)
     {
         Path = path;
-        file = new StreamWriter(path, append: false, Encoding.UTF8) { AutoFlush = true };
+        file = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { AutoFlush = true };
     }
 
     public string Path { get; }
@@ -51,14 +51,28 @@ internal sealed class SerialLog : IDisposable
         foreach (var line in complete) onLine(line);
     }
 
+    /// <summary>Records what the host sent, so the log reads as a conversation; not seen by the protocol.</summary>
+    public void Note(string text)
+    {
+        var line = HostPrefix + text;
+        lock (gate)
+        {
+            if (lines.Count < MaxLinesInMemory) lines.Add(line);
+            try { file.WriteLine(line); } catch (ObjectDisposedException) { }
+        }
+    }
+
+    /// <summary>The prefix of lines the host sent (see <see cref="Note"/>).</summary>
+    public const string HostPrefix = "host> ";
+
     /// <summary>The last lines seen, including an unterminated one.</summary>
-    public string Tail(int count = 40)
+    public IReadOnlyList<string> Tail(int count = 40)
     {
         lock (gate)
         {
             var tail = lines.TakeLast(count).ToList();
             if (partial.Length > 0) tail.Add(partial.ToString());
-            return string.Join('\n', tail);
+            return tail;
         }
     }
 
