@@ -31,6 +31,9 @@ internal sealed class VfioUserTestClient : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
+    /// <summary>The connection, for tests that frame messages themselves.</summary>
+    public FileDescriptor RawSocket => _socket;
+
     /// <summary>Sends raw bytes (for malformed-message tests).</summary>
     public void SendRaw(ReadOnlySpan<byte> bytes, ReadOnlySpan<int> fds = default) => UnixSocket.Send(_socket, bytes, fds);
 

@@ -219,12 +219,16 @@ internal sealed partial class ClientSession
     };
 
     /// <summary>Region sizes: BARs by definition (0 for unimplemented and upper halves of 64-bit BARs), config 256, ROM and VGA absent.</summary>
-    private ulong RegionSize(int region) => region switch
+    internal static ulong[] RegionSizes(PciFunctionDefinition definition)
     {
-        <= Bar5RegionIndex => _function.Definition.FindBar(region)?.Size ?? 0,
-        ConfigRegionIndex => PciFunction.ConfigSpaceSize,
-        _ => 0,
-    };
+        var sizes = new ulong[PciRegionCount];
+        for (int bar = Bar0RegionIndex; bar <= Bar5RegionIndex; bar++) sizes[bar] = definition.FindBar(bar)?.Size ?? 0;
+        sizes[ConfigRegionIndex] = PciFunction.ConfigSpaceSize;
+        return sizes;
+    }
+
+    // Looked up once per session: the definition's lookup is not allocation-free.
+    private ulong RegionSize(int region) => _regionSizes[region];
 
     /// <summary>Sends the reply whose payload is already in the reply buffer; nothing for a No_reply command.</summary>
     private bool Reply(MessageHeader request, int payloadLength)

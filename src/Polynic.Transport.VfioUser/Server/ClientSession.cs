@@ -41,6 +41,7 @@ internal sealed partial class ClientSession : IDisposable
     private readonly int _messageCap;
     private readonly byte[] _versionReply;
     private readonly DmaAccessFormat _dmaFormat;
+    private readonly ulong[] _regionSizes;
     private Thread? _readerThread;
     private volatile bool _closing;
     private bool _versioned;
@@ -64,6 +65,7 @@ internal sealed partial class ClientSession : IDisposable
         _dmaFormat = new DmaAccessFormat(options.DmaMessageLayout);
         _dma = new DmaAddressSpace(new Messenger(this), options.MaxDmaMaps);
         _interrupts = new InterruptEventFds(function.Definition);
+        _regionSizes = RegionSizes(function.Definition);
     }
 
     /// <summary>The guest memory this session gives the device (for tests and diagnostics).</summary>
