@@ -86,7 +86,7 @@ internal sealed class GuestCache(GuestRigOptions options, IProgress<string>? pro
             .BuildAsync(Path.Combine(building, "initramfs.cpio.gz"), cancellationToken).ConfigureAwait(false);
         File.Copy(RootPath.Resolve(root, $"/boot/vmlinuz-{rootManifest.KernelRelease}"), Path.Combine(building, "vmlinuz"));
         var manifest = new ImageManifest(imageKey, rootKey, rootManifest.KernelRelease, report, DateTimeOffset.UtcNow);
-        await File.WriteAllTextAsync(Path.Combine(building, "image.json"), JsonSerializer.Serialize(manifest, RigJson.Options), cancellationToken)
+        await File.WriteAllTextAsync(Path.Combine(building, "image.json"), JsonSerializer.Serialize(manifest, RigJson.Default.ImageManifest), cancellationToken)
             .ConfigureAwait(false);
         var skipped = report.ModulesMissing.Count > 0 ? $"; not in this kernel: {string.Join(", ", report.ModulesMissing)}" : "";
         progress?.Report($"Initramfs ready in {clock.Elapsed.TotalSeconds:0.0} s: {report.ModulesLoaded.Count} modules, " +
@@ -127,6 +127,6 @@ internal sealed class GuestCache(GuestRigOptions options, IProgress<string>? pro
     }
 
     private static T ReadJson<T>(string path)
-        => JsonSerializer.Deserialize<T>(File.ReadAllText(path), RigJson.Options)
+        => (T?)JsonSerializer.Deserialize(File.ReadAllText(path), typeof(T), RigJson.Default)
            ?? throw new RigException($"{path} is empty; delete that cache entry.");
 }

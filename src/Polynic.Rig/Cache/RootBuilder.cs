@@ -64,7 +64,7 @@ internal sealed class RootBuilder(GuestRigOptions options, IProgress<string>? pr
 
         var manifest = new RootManifest(key, qemuVersion.ToString(), kernelRelease, options.Kernel.Package, DateTimeOffset.UtcNow);
         await File.WriteAllTextAsync(Path.Combine(entryDirectory, ManifestFile),
-            JsonSerializer.Serialize(manifest, RigJson.Options), cancellationToken).ConfigureAwait(false);
+            JsonSerializer.Serialize(manifest, RigJson.Default.RootManifest), cancellationToken).ConfigureAwait(false);
         progress?.Report($"Root ready in {clock.Elapsed.TotalSeconds:0} s: QEMU {qemuVersion}, kernel {kernelRelease}.");
         return manifest;
     }

@@ -59,11 +59,11 @@ internal static class QemuCommandLine
         if (qmpSocket is not null) arguments.AddRange(["-qmp", $"unix:{qmpSocket},server=on,wait=off"]);
         foreach (var socket in options.VfioUserSockets)
         {
-            var device = JsonSerializer.Serialize(new Dictionary<string, object>
+            var device = new System.Text.Json.Nodes.JsonObject
             {
                 ["driver"] = "vfio-user-pci",
-                ["socket"] = new Dictionary<string, string> { ["path"] = Path.GetFullPath(socket), ["type"] = "unix" },
-            });
+                ["socket"] = new System.Text.Json.Nodes.JsonObject { ["path"] = Path.GetFullPath(socket), ["type"] = "unix" },
+            }.ToJsonString();
             arguments.AddRange(["-device", device]);
         }
         arguments.AddRange(options.ExtraQemuArguments);

@@ -21,7 +21,7 @@ internal sealed record GuestImageRecipe(
     public const string ResourceName = "Polynic.Rig.guest-image.json";
 
     public static GuestImageRecipe Parse(byte[] json)
-        => JsonSerializer.Deserialize<GuestImageRecipe>(json, RigJson.Options)
+        => JsonSerializer.Deserialize(json, RigJson.Default.GuestImageRecipe)
            ?? throw new RigException("guest-image.json is empty.");
 
     /// <summary>The raw bytes of an embedded rig resource (recipe or agent script).</summary>
