@@ -1,0 +1,207 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polynic.Core.Nic;
+using Polynic.Ports.Native;
+
+namespace Polynic.Ports.Tap;
+
+/// <summary>
+/// A port on a Linux TAP interface (linux/if_tun.h): frames the NIC sends appear on the host's
+/// interface, frames the host sends to the interface reach the NIC.
+/// </summary>
+/// <remarks>
+/// <para>Sending writes the caller's span with one write/writev system call; nothing is allocated.
+/// With <see cref="TapPortOptions.VnetHeader"/> a 12-byte virtio_net_hdr_v1 (virtio 1.2, 5.1.6)
+/// built on the stack goes in front, so partial checksums and TCP segmentation are passed to
+/// the kernel untouched.</para>
+/// <para>Receiving runs on a dedicated thread (see <see cref="Start"/>). Frames arrive complete:
+/// the port sets TUNSETOFFLOAD to 0, so the kernel finishes checksums and segments before handing
+/// frames over, because <see cref="IPortReceiver"/> has no way to carry offload work to the NIC.</para>
+/// <para>If the interface disappears (deleted, its namespace destroyed) the port goes link-down
+/// once: it logs the reason, calls <see cref="IPortReceiver.LinkChanged"/>(false) on the receive
+/// thread, and from then on <see cref="Send(ReadOnlySpan{byte})"/> returns false and counts.</para>
+/// </remarks>
+public sealed unsafe class TapPort : IPort
+{
+    private const int EthernetHeaderLength = 14;
+
+    private readonly FileDescriptor _tap;
+    private readonly ILogger _logger;
+    private readonly Lock _lifecycle = new();
+    private TapReceiveLoop? _receiveLoop;
+    private IPortReceiver? _receiver;
+    private volatile bool _linkUp = true;
+    private int _linkDownLogged;
+    private volatile bool _disposed;
+
+    private TapPort(TapDevice.Opened opened, bool vnetHeader, ILogger logger)
+    {
+        _tap = opened.Descriptor;
+        InterfaceName = opened.InterfaceName;
+        CreatedInterface = opened.CreatedInterface;
+        VnetHeader = vnetHeader;
+        _logger = logger;
+        Capabilities = vnetHeader ? PortCapabilities.Checksum | PortCapabilities.Segmentation : PortCapabilities.None;
+    }
+
+    /// <summary>
+    /// Opens /dev/net/tun and creates (or attaches to) the TAP interface named in
+    /// <paramref name="options"/>. Needs root or CAP_NET_ADMIN.
+    /// </summary>
+    /// <param name="options">Interface name, virtio-net header, whether to bring the interface up.</param>
+    /// <param name="logger">Receives the open and link-down events; none if null.</param>
+    /// <returns>The port, link up, not yet delivering frames (call <see cref="Start"/>).</returns>
+    /// <exception cref="ArgumentException">The interface name is not valid.</exception>
+    /// <exception cref="PortOpenException">A system call failed; the message names the step and errno.</exception>
+    public static TapPort Open(TapPortOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var opened = TapDevice.Open(options);
+        var port = new TapPort(opened, options.VnetHeader, logger ?? NullLogger.Instance);
+        TapLog.Opened(port._logger, port.Name, options.VnetHeader ? "vnet header, checksum+TSO on send" : "plain frames",
+            opened.CreatedInterface ? "created" : "attached to existing");
+        return port;
+    }
+
+    /// <inheritdoc/>
+    public string Name => $"tap:{InterfaceName}";
+
+    /// <summary>The interface's name as the kernel chose it (differs from the option for a "%d" pattern).</summary>
+    public string InterfaceName { get; }
+
+    /// <summary>
+    /// True if the port created the interface; it disappears when the port is disposed. False if
+    /// the port attached to a persistent tap, which stays.
+    /// </summary>
+    public bool CreatedInterface { get; }
+
+    /// <summary>Whether frames are exchanged with a virtio-net header (<see cref="TapPortOptions.VnetHeader"/>).</summary>
+    public bool VnetHeader { get; }
+
+    /// <summary>Frames, bytes and failures in both directions.</summary>
+    public PortCounters Counters { get; } = new();
+
+    /// <inheritdoc/>
+    public bool LinkUp => _linkUp;
+
+    /// <inheritdoc/>
+    /// <remarks>Checksum and Segmentation with the virtio-net header, None without.</remarks>
+    public PortCapabilities Capabilities { get; }
+
+    /// <summary>Whether the receive thread runs (for tests: it must be gone after Dispose).</summary>
+    internal bool IsReceiving => _receiveLoop?.IsRunning ?? false;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Starts the receive thread. Frames and link-down arrive on that thread, one at a time.
+    /// A receiver that throws loses that frame (counted, logged once); the thread goes on.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The port was already started.</exception>
+    /// <exception cref="ObjectDisposedException">The port was disposed.</exception>
+    public void Start(IPortReceiver receiver)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_receiveLoop is not null) throw new InvalidOperationException($"{Name} is already started.");
+            _receiver = receiver;
+            _receiveLoop = new TapReceiveLoop(Name, _tap, VnetHeader, receiver, Counters, _logger, OnInterfaceLost);
+            _receiveLoop.Start();
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Send(ReadOnlySpan<byte> frame) => Send(frame, default);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Without the virtio-net header, any offload is refused (false, counted). Malformed offload
+    /// descriptions are refused by the kernel (EINVAL), which is counted the same way.
+    /// </remarks>
+    public bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        if (!_linkUp || frame.Length < EthernetHeaderLength || !Accepts(offload) || !_tap.TryLease(out var tap))
+        {
+            Counters.CountSendFailure();
+            return false;
+        }
+
+        nint written;
+        int errno = 0;
+        using (tap)
+        {
+            fixed (byte* data = frame)
+            {
+                if (VnetHeader)
+                {
+                    byte* header = stackalloc byte[VirtioNetHeader.Size];
+                    VirtioNetHeader.Write(new Span<byte>(header, VirtioNetHeader.Size), offload);
+                    var iov = stackalloc LibC.IoVec[2];
+                    iov[0] = new LibC.IoVec { Base = header, Length = VirtioNetHeader.Size };
+                    iov[1] = new LibC.IoVec { Base = data, Length = (nuint)frame.Length };
+                    written = LibC.writev(tap.Number, iov, 2);
+                }
+                else
+                {
+                    written = LibC.write(tap.Number, data, (nuint)frame.Length);
+                }
+                if (written < 0) errno = LibC.LastErrno;
+            }
+        }
+
+        if (written < 0)
+        {
+            Counters.CountSendFailure();
+            // The receive thread sees the same loss (POLLERR) and notifies the NIC on its own thread.
+            if (Errno.MeansDeviceGone(errno)) MarkLinkDown($"write failed: {Errno.Describe(errno)}");
+            return false;
+        }
+        Counters.CountSent(frame.Length);
+        return true;
+    }
+
+    /// <summary>Stops the receive thread, closes the tap and with it removes an interface the port created.</summary>
+    public void Dispose()
+    {
+        TapReceiveLoop? loop;
+        lock (_lifecycle)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _linkUp = false;
+            loop = _receiveLoop;
+        }
+        loop?.Stop();
+        // Closing the last descriptor of a non-persistent tap unregisters the interface (tun_detach).
+        _tap.Dispose();
+    }
+
+    private bool Accepts(in FrameOffload offload)
+    {
+        var needed = PortCapabilities.None;
+        if (offload.NeedsChecksum) needed |= PortCapabilities.Checksum;
+        if (offload.GsoType != GsoType.None) needed |= PortCapabilities.Segmentation;
+        return (Capabilities & needed) == needed;
+    }
+
+    private void OnInterfaceLost(string reason)
+    {
+        MarkLinkDown(reason);
+        if (_disposed || _receiver is not { } receiver) return;
+        try
+        {
+            receiver.LinkChanged(false);
+        }
+        catch (Exception exception)
+        {
+            TapLog.ReceiverFault(_logger, Name, exception);
+        }
+    }
+
+    private void MarkLinkDown(string reason)
+    {
+        _linkUp = false;
+        if (Interlocked.Exchange(ref _linkDownLogged, 1) == 0) TapLog.LinkDown(_logger, Name, reason);
+    }
+}
