@@ -1,1 +1,8 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using Polynic.Cli.Commands;
+
+var root = new RootCommand("Polynic: one generic virtual NIC with many personalities, served to VMMs over vfio-user.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(GuestCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+return await root.Parse(args).InvokeAsync();
