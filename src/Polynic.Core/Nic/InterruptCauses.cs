@@ -73,7 +73,7 @@ public sealed class InterruptCauses
 
     /// <summary>
     /// Returns the cause register and clears it: the read-to-clear rule of e1000 ICR
-    /// (82540 manual 13.4.17: "reading this register clears all bits").
+    /// (8254x manual, ICR at 0x000C0: reading it clears all bits; QEMU's mac_icr_read does the same).
     /// </summary>
     public uint ReadAndClear()
     {
@@ -146,7 +146,7 @@ public sealed class InterruptCauses
 
 /// <summary>
 /// Interrupt moderation: decides whether the line may rise now. A device with a throttle
-/// (e1000 ITR, 82540 manual 13.4.18; the RDTR/RADV receive timers) returns false while its
+/// (e1000 ITR at 0x000C4; the RDTR/RADV receive timers) returns false while its
 /// interval runs and calls <see cref="InterruptCauses.Update"/> when it ends.
 /// </summary>
 public interface IInterruptModeration

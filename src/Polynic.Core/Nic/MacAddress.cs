@@ -48,7 +48,7 @@ public readonly struct MacAddress : IEquatable<MacAddress>, ISpanFormattable
 
     /// <summary>
     /// Builds an address from the two little-endian dwords Intel NICs keep it in (e1000 RAL/RAH,
-    /// 82540 manual 13.4.26: byte 0 in RAL bits 7..0, byte 5 in RAH bits 15..8).
+    /// 8254x manual, RAL/RAH at 0x05400: byte 0 in RAL bits 7..0, byte 5 in RAH bits 15..8).
     /// </summary>
     public static MacAddress FromLowHigh(uint low, uint high)
     {

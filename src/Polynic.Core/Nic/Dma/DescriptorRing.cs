@@ -4,7 +4,7 @@ namespace Polynic.Core.Nic.Dma;
 
 /// <summary>
 /// State of a head/tail descriptor ring in guest memory (e1000 RDBAL/RDLEN/RDH/RDT and the
-/// TD* equivalents, 82540 manual 3.2.6 and 3.4): the device consumes descriptors at
+/// TD* equivalents; 8254x manual, receive and transmit descriptor rings): the device consumes descriptors at
 /// <see cref="Head"/> up to, not including, <see cref="Tail"/>, which the driver advances.
 /// </summary>
 /// <remarks>

@@ -8,7 +8,7 @@ public enum MulticastHashKind
 
     /// <summary>
     /// Intel 8254x: 12 bits of the destination address chosen by the filter offset (RCTL.MO,
-    /// 82540 manual 13.4.22 and 13.5.1); see <see cref="MulticastHash.Intel"/>.
+    /// 82540 manual 13.4.22, and MTA at 0x05200); see <see cref="MulticastHash.Intel"/>.
     /// </summary>
     Intel,
 
@@ -26,7 +26,7 @@ public static class MulticastHash
     /// Intel 8254x multicast table index (0..4095) for filter offset <paramref name="filterOffset"/>
     /// (RCTL.MO, 0..3; other values use their low two bits). Offsets 0..3 take destination address
     /// bits [47:36], [46:35], [45:34] and [43:32], counting the address as the little-endian value of
-    /// its 6 bytes, i.e. bits from bytes 4 and 5 (82540 manual 13.5.1). The table bit is MTA[index / 32]
+    /// its 6 bytes, i.e. bits from bytes 4 and 5 (8254x manual, MTA at 0x05200; Linux e1000_hash_mc_addr). The table bit is MTA[index / 32]
     /// bit index % 32.
     /// </summary>
     public static int Intel(MacAddress address, int filterOffset)

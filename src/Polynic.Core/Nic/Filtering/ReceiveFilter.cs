@@ -87,7 +87,7 @@ public sealed class ReceiveFilter
     /// <summary>The multicast hash table as 32-bit words: bit n is word n / 32, bit n % 32 (e1000 MTA; RTL8139 MAR0-3 is word 0).</summary>
     public Span<uint> HashTable => _hashTable;
 
-    /// <summary>The VLAN filter table, 128 words: VID v is word v / 32, bit v % 32 (e1000 VFTA, 82540 manual 13.4.33).</summary>
+    /// <summary>The VLAN filter table, 128 words: VID v is word v / 32, bit v % 32 (e1000 VFTA, 8254x manual, VFTA at 0x05600).</summary>
     public Span<uint> VlanTable => _vlanTable;
 
     /// <summary>Sets exact entry <paramref name="index"/>; false if there is no such entry.</summary>

@@ -21,7 +21,7 @@ public enum RegisterAccess
 
     /// <summary>
     /// Reads return the value and then clear the bytes that were read; writing 1 clears a bit
-    /// inside the write mask (e1000 ICR, 82540 manual 13.4.17).
+    /// inside the write mask (e1000 ICR at 0x000C0: read clears, writing 1 clears the bit).
     /// </summary>
     ReadToClear,
 
