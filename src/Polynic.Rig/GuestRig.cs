@@ -69,6 +69,7 @@ public sealed class GuestRig
     public async Task<Guest> StartGuestAsync(GuestOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new GuestOptions();
+        Hosting.HostPrerequisites.RequireRootAndTun();
         var image = await EnsurePreparedAsync(null, cancellationToken).ConfigureAwait(false);
         var guest = Guest.Start(image, options, Options.Logger);
         if (!options.WaitForReady) return guest;

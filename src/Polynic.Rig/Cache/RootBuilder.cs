@@ -44,18 +44,14 @@ internal sealed class RootBuilder(GuestRigOptions options, IProgress<string>? pr
             ["apt-get", "install", "-y", "--no-install-recommends", "-t", options.QemuSuite, "qemu-system-x86"], cancellationToken).ConfigureAwait(false);
 
         progress?.Report($"Installing the kernel ({options.Kernel.Package}) and guest tools ...");
-        if (options.Kernel.Suite is { } suite && suite != options.Suite)
-        {
-            await AptAsync(root, "installing the kernel",
-                ["apt-get", "install", "-y", "--no-install-recommends", "-t", suite, options.Kernel.Package], cancellationToken).ConfigureAwait(false);
-            await AptAsync(root, "installing guest tools",
-                ["apt-get", "install", "-y", "--no-install-recommends", .. options.RootPackages], cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await AptAsync(root, "installing the kernel and guest tools",
-                ["apt-get", "install", "-y", "--no-install-recommends", options.Kernel.Package, .. options.RootPackages], cancellationToken).ConfigureAwait(false);
-        }
+        // "package/suite" takes just the kernel from another suite; its dependencies (kmod,
+        // initramfs-tools) still come from the root's suite. "-t suite" would drag in the
+        // other suite's libraries and conflict with what the root already has.
+        var kernelPackage = options.Kernel.Suite is { } suite && suite != options.Suite
+            ? $"{options.Kernel.Package}/{suite}"
+            : options.Kernel.Package;
+        await AptAsync(root, "installing the kernel and guest tools",
+            ["apt-get", "install", "-y", "--no-install-recommends", kernelPackage, .. options.RootPackages], cancellationToken).ConfigureAwait(false);
         // The downloaded .debs are half the size of the root and never needed again.
         await IsolatedChroot.RunCheckedAsync("apt-get clean", root, ["apt-get", "clean"], TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
 

@@ -186,7 +186,8 @@ public sealed class Guest : IAsyncDisposable
         try
         {
             if (!qemu.HasExited) qemu.Kill(entireProcessTree: true);
-            await qemu.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ConfigureAwait(false);
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await qemu.WaitForExitAsync(limit.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
