@@ -122,6 +122,25 @@ public sealed class TapPortTrafficTests
         Assert.Equal(0, tap.Port.Counters.FramesSent);
     }
 
+    [RootFact]
+    public void Sending_allocates_nothing()
+    {
+        using var tap = TapInNamespace.Create(vnetHeader: true);
+        byte[] frame = Frames.ArpRequest(tap.Station.Mac, tap.Station.Ip, tap.KernelIp);
+        var offload = new FrameOffload(false, 0, 0, GsoType.None, 0, 0);
+        tap.Port.Send(frame);
+        tap.Port.Send(frame, offload);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            tap.Port.Send(frame);
+            tap.Port.Send(frame, offload);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     internal static bool WaitUntil(Func<bool> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
