@@ -92,7 +92,8 @@ public sealed partial class PciFunction
 
     private bool InBar(int bar, ulong offset, int length)
     {
-        var b = Definition.FindBar(bar);
+        // An array, not Definition.FindBar: this runs on every register access and must not allocate.
+        var b = (uint)bar < (uint)_barByIndex.Length ? _barByIndex[bar] : null;
         return b is not null && length > 0 && (ulong)length <= b.Size && offset <= b.Size - (ulong)length;
     }
 

@@ -28,6 +28,7 @@ public sealed partial class PciFunction
     private readonly ConfigSpace _config = new();
     private readonly CapabilityLayout _layout;
     private readonly BusMasterMemory _dma = new();
+    private readonly BarDefinition?[] _barByIndex = new BarDefinition?[6];
 
     /// <summary>Creates the function and attaches the device to the core's services.</summary>
     /// <param name="device">The device-specific part.</param>
@@ -43,6 +44,7 @@ public sealed partial class PciFunction
         var factory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = factory.CreateLogger($"Polynic.Pci.{name}");
         _layout = new CapabilityLayout(Definition);
+        foreach (var bar in Definition.Bars) _barByIndex[bar.Index] = bar;
         Interrupts = new InterruptRouter(Definition.Msi?.Vectors ?? 0, Definition.Msix?.Vectors ?? 0, _log);
         BuildConfigSpace();
         _device.Attach(new DeviceContext(_dma, Interrupts, factory.CreateLogger($"Polynic.Device.{name}")));

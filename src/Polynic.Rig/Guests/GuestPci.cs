@@ -73,14 +73,10 @@ public static class GuestPci
         return bytes;
     }
 
-    /// <summary>Fills physical memory with a byte pattern the guest generates itself: byte i = i mod 251.</summary>
-    public static Task FillPhysicalAsync(this Guest guest, ulong address, int pages, CancellationToken cancellationToken = default) =>
+    /// <summary>Fills whole pages of physical memory with random bytes from the guest's /dev/urandom.</summary>
+    public static Task FillPhysicalRandomAsync(this Guest guest, ulong address, int pages, CancellationToken cancellationToken = default) =>
         guest.RunCheckedAsync(
-            $"awk 'BEGIN{{for(i=0;i<{pages * 4096};i++) printf \"%c\", i%251}}' | dd of=/dev/mem bs=4096 seek={address / 4096} count={pages} conv=notrunc 2>/dev/null",
-            Quick, cancellationToken);
-
-    /// <summary>The bytes <see cref="FillPhysicalAsync"/> writes.</summary>
-    public static byte[] FillPattern(int pages) => Enumerable.Range(0, pages * 4096).Select(i => (byte)(i % 251)).ToArray();
+            $"dd if=/dev/urandom of=/dev/mem bs=4096 seek={address / 4096} count={pages} conv=notrunc 2>/dev/null", Quick, cancellationToken);
 
     /// <summary>Binds a stock driver to the function through new_id/bind and checks that sysfs shows it bound.</summary>
     public static async Task BindDriverAsync(this Guest guest, GuestPciFunction function, string driver, CancellationToken cancellationToken = default)
