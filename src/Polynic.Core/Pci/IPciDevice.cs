@@ -56,4 +56,11 @@ public interface IPciDeviceContext
 
     /// <summary>Log for this function; its category names the device instance.</summary>
     ILogger Log { get; }
+
+    /// <summary>
+    /// Takes the function out of service after the device failed on a thread of its own (a
+    /// port's receive thread, a queue worker): the same state as an exception escaping
+    /// <see cref="IPciDevice.ReadBar"/>. The server and other functions carry on.
+    /// </summary>
+    void ReportFailure(string during, Exception exception);
 }

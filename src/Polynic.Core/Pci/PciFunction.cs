@@ -47,7 +47,7 @@ public sealed partial class PciFunction
         foreach (var bar in Definition.Bars) _barByIndex[bar.Index] = bar;
         Interrupts = new InterruptRouter(Definition.Msi?.Vectors ?? 0, Definition.Msix?.Vectors ?? 0, _log);
         BuildConfigSpace();
-        _device.Attach(new DeviceContext(_dma, Interrupts, factory.CreateLogger($"Polynic.Device.{name}")));
+        _device.Attach(new DeviceContext(this, _dma, Interrupts, factory.CreateLogger($"Polynic.Device.{name}")));
     }
 
     /// <summary>Instance name used in logs and errors.</summary>
@@ -122,5 +122,11 @@ public sealed partial class PciFunction
         _log.LogError(e, "Device {Name} failed during {What}; it is now out of service", Name, what);
     }
 
-    private sealed record DeviceContext(IGuestMemory Dma, InterruptRouter Interrupts, ILogger Log) : IPciDeviceContext;
+    private sealed record DeviceContext(PciFunction Function, IGuestMemory Dma, InterruptRouter Interrupts, ILogger Log) : IPciDeviceContext
+    {
+        public void ReportFailure(string during, Exception exception)
+        {
+            if (Function.FailureReason is null) Function.Fail(during, exception);
+        }
+    }
 }

@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Logging;
+using Polynic.Core.Pci;
+
+namespace Polynic.Core.Nic;
+
+/// <summary>
+/// Base class of every NIC personality: joins the PCI function (register accesses from the
+/// VMM) and the port (frames and link changes from the wire) under one lock, keeps the
+/// counters, and turns an exception on any path into a failed function instead of a crashed
+/// server. A personality implements only its registers, its descriptor formats and its
+/// receive/transmit rules.
+/// </summary>
+/// <remarks>
+/// Every abstract member runs with <see cref="Sync"/> held, so a personality's state needs no
+/// further locking unless it starts threads of its own.
+/// </remarks>
+public abstract class NicDevice : IPciDevice, IPortReceiver
+{
+    private IPciDeviceContext? _context;
+    private volatile bool _failed;
+
+    /// <summary>Creates the NIC with its station address.</summary>
+    protected NicDevice(NicSettings settings) => Settings = settings;
+
+    /// <inheritdoc/>
+    public abstract PciFunctionDefinition Definition { get; }
+
+    /// <summary>The configuration the NIC was created with.</summary>
+    public NicSettings Settings { get; }
+
+    /// <summary>Frame, byte and fault counters.</summary>
+    public NicCounters Counters { get; } = new();
+
+    /// <summary>The port frames go to, once attached.</summary>
+    public IPort? Port { get; private set; }
+
+    /// <summary>Whether the attached port reports carrier.</summary>
+    public bool PortLinkUp { get; private set; }
+
+    /// <summary>Held during every register access, received frame, link change and reset.</summary>
+    protected object Sync { get; } = new();
+
+    /// <summary>DMA, interrupts and log of the PCI function.</summary>
+    protected IPciDeviceContext Context => _context ?? throw new InvalidOperationException("The NIC is not attached to a PCI function yet.");
+
+    /// <summary>
+    /// Connects the NIC to its port and starts receiving. A NIC without a port behaves like
+    /// hardware with no cable: link down, transmitted frames counted as dropped.
+    /// </summary>
+    public void AttachPort(IPort port)
+    {
+        lock (Sync)
+        {
+            if (Port is not null) throw new InvalidOperationException("A port is already attached.");
+            Port = port;
+        }
+        port.Start(this);
+        ((IPortReceiver)this).LinkChanged(port.LinkUp);
+    }
+
+    /// <inheritdoc/>
+    public void Attach(IPciDeviceContext context)
+    {
+        _context = context;
+        lock (Sync) OnAttached();
+    }
+
+    /// <inheritdoc/>
+    public void ReadBar(int bar, ulong offset, Span<byte> data)
+    {
+        lock (Sync) ReadRegisters(bar, offset, data);
+    }
+
+    /// <inheritdoc/>
+    public void WriteBar(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        lock (Sync) WriteRegisters(bar, offset, data);
+    }
+
+    /// <inheritdoc/>
+    public void Reset()
+    {
+        lock (Sync) ResetDevice();
+    }
+
+    void IPortReceiver.Receive(ReadOnlySpan<byte> frame)
+    {
+        if (_failed) return;
+        try
+        {
+            lock (Sync) ReceiveFrame(frame);
+        }
+        catch (Exception e)
+        {
+            _failed = true;
+            Context.ReportFailure("receive", e);
+        }
+    }
+
+    void IPortReceiver.LinkChanged(bool up)
+    {
+        if (_failed) return;
+        try
+        {
+            lock (Sync)
+            {
+                if (PortLinkUp == up) return;
+                PortLinkUp = up;
+                Context.Log.LogInformation("Port {Port} link {State}", Port?.Name, up ? "up" : "down");
+                OnLinkChanged(up);
+            }
+        }
+        catch (Exception e)
+        {
+            _failed = true;
+            Context.ReportFailure("link change", e);
+        }
+    }
+
+    /// <summary>Sends a complete frame to the port, counting it; false if it was dropped.</summary>
+    protected bool Transmit(ReadOnlySpan<byte> frame)
+    {
+        var port = Port;
+        if (port is null || !PortLinkUp || !port.Send(frame))
+        {
+            Counters.TxDropped++;
+            return false;
+        }
+        Counters.TxFrames++;
+        Counters.TxBytes += frame.Length;
+        return true;
+    }
+
+    /// <summary>Sends a frame whose checksum/segmentation the port completes (only offloads in <see cref="IPort.Capabilities"/>).</summary>
+    protected bool Transmit(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        var port = Port;
+        if (port is null || !PortLinkUp || !port.Send(frame, offload))
+        {
+            Counters.TxDropped++;
+            return false;
+        }
+        Counters.TxFrames++;
+        Counters.TxBytes += frame.Length;
+        return true;
+    }
+
+    /// <summary>Called once the PCI function exists; <see cref="Context"/> is available from here on.</summary>
+    protected virtual void OnAttached() { }
+
+    /// <summary>A read of the NIC's registers (see <see cref="IPciDevice.ReadBar"/>).</summary>
+    protected abstract void ReadRegisters(int bar, ulong offset, Span<byte> data);
+
+    /// <summary>A write to the NIC's registers (see <see cref="IPciDevice.WriteBar"/>).</summary>
+    protected abstract void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Power-on reset of all device registers (see <see cref="IPciDevice.Reset"/>).</summary>
+    protected abstract void ResetDevice();
+
+    /// <summary>A frame arrived from the port; deliver it to the guest if the NIC accepts it.</summary>
+    protected abstract void ReceiveFrame(ReadOnlySpan<byte> frame);
+
+    /// <summary>The port's carrier changed; reflect it in the NIC's link status (and raise its interrupt).</summary>
+    protected virtual void OnLinkChanged(bool up) { }
+}
