@@ -12,9 +12,9 @@ namespace Polynic.EndToEnd.Tests;
 [Collection(RealGuests.Name)]
 public sealed class DiagnosticFunctionTests(RigFixture rig)
 {
-    private async Task<(DiagnosticServer server, Guest guest)> BootAsync()
+    private async Task<(ServedDevice<DiagnosticDevice> server, Guest guest)> BootAsync()
     {
-        var server = await DiagnosticServer.StartAsync();
+        var server = await ServedDevice<DiagnosticDevice>.StartAsync(new DiagnosticDevice(), "diag0");
         try
         {
             var guest = await rig.Rig.StartGuestAsync(new GuestOptions

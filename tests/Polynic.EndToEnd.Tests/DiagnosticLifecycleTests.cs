@@ -9,7 +9,7 @@ namespace Polynic.EndToEnd.Tests;
 [Collection(RealGuests.Name)]
 public sealed class DiagnosticLifecycleTests(RigFixture rig)
 {
-    private GuestOptions Options(DiagnosticServer server, string name) => new()
+    private GuestOptions Options(ServedDevice<DiagnosticDevice> server, string name) => new()
     {
         Name = name,
         VfioUserSockets = [server.SocketPath],
@@ -33,7 +33,7 @@ public sealed class DiagnosticLifecycleTests(RigFixture rig)
     [Fact]
     public async Task Device_is_reset_and_works_again_after_a_guest_reboot()
     {
-        await using var server = await DiagnosticServer.StartAsync();
+        await using var server = await ServedDevice<DiagnosticDevice>.StartAsync(new DiagnosticDevice(), "diag0");
         await using var guest = await rig.Rig.StartGuestAsync(Options(server, "reboot"));
         await AssertWorksAsync(guest, seed: 1);
         var f = await GuestDiagnostics.FindAsync(guest);
@@ -51,7 +51,7 @@ public sealed class DiagnosticLifecycleTests(RigFixture rig)
     [Fact]
     public async Task A_second_vmm_connects_to_the_same_running_server_after_the_first_exits()
     {
-        await using var server = await DiagnosticServer.StartAsync();
+        await using var server = await ServedDevice<DiagnosticDevice>.StartAsync(new DiagnosticDevice(), "diag0");
         await using (var first = await rig.Rig.StartGuestAsync(Options(server, "first")))
         {
             await AssertWorksAsync(first, seed: 3);
