@@ -1,6 +1,6 @@
 using System.Buffers;
 using Polynic.Core.Nic;
-using Polynic.Ports.Offload;
+using Polynic.Core.Nic.Offload;
 
 namespace Polynic.Ports.Loopback;
 
@@ -18,10 +18,12 @@ public sealed class LoopbackPort : IPort, IQueuedDelivery
 {
     private const int EthernetHeaderLength = 14;
 
+    // Linux GSO_MAX_SEGS: no bound beyond what a 64 KiB datagram (checked by the segmenter) allows.
+    private const int MaxSegments = ushort.MaxValue;
+
     private readonly PortPair _pair;
     private readonly LoopbackDelivery _delivery;
     private readonly int _queueCapacity;
-    private readonly SegmentSink _forwardSegment;
     private readonly object _gate = new();
     private volatile IPortReceiver? _receiver;
     private FrameQueue? _queue;
@@ -34,7 +36,6 @@ public sealed class LoopbackPort : IPort, IQueuedDelivery
         Capabilities = capabilities;
         _delivery = options.Delivery;
         _queueCapacity = options.QueueCapacity;
-        _forwardSegment = segment => Peer.Accept(segment);
     }
 
     /// <summary>The other end.</summary>
@@ -159,16 +160,36 @@ public sealed class LoopbackPort : IPort, IQueuedDelivery
     private bool Forward(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
         if (offload.GsoType == GsoType.None && !offload.NeedsChecksum) return Peer.Accept(frame);
+        return offload.GsoType != GsoType.None ? Segment(frame, offload) : CompleteChecksum(frame, offload);
+    }
 
-        // Pooled scratch: the offload work is done on a copy, never on the sender's buffer.
-        int scratchLength = offload.GsoType != GsoType.None ? SoftwareOffload.ScratchLength(frame, offload) : frame.Length;
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(scratchLength);
+    // The offload work is done on pooled scratch, never on the sender's buffer.
+    private bool CompleteChecksum(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(frame.Length);
         try
         {
-            if (offload.GsoType != GsoType.None) return SoftwareOffload.Segment(frame, offload, scratch, _forwardSegment);
             var copy = scratch.AsSpan(0, frame.Length);
             frame.CopyTo(copy);
-            return SoftwareOffload.CompleteChecksum(copy, offload.ChecksumStart, offload.ChecksumOffset) && Peer.Accept(copy);
+            return ChecksumOffload.TryComplete(copy, offload) && Peer.Accept(copy);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    // Every segment gets a full checksum, so a partial one needs nothing more. A segment the peer
+    // refuses (queue full, stopped) ends the send as failed, like the rest of a dropped burst.
+    private bool Segment(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        if (TcpSegmenter.TryCreate(frame, offload, out var segmenter, MaxSegments) != OffloadStatus.Ok) return false;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(segmenter.MaxSegmentLength);
+        try
+        {
+            while (segmenter.TryWriteNext(scratch, out int length))
+                if (!Peer.Accept(scratch.AsSpan(0, length))) return false;
+            return true;
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using CsCheck;
+using Polynic.Core.Nic;
 using Polynic.Core.Nic.Offload;
 
 namespace Polynic.Core.Tests.Nic;
@@ -124,6 +125,37 @@ public class TcpSegmenterTests
         Assert.Equal(OffloadStatus.MalformedTransportHeader, Run(doff, 50).Status);
         var ext = FrameBuilder.Tcp(true, 100, 0x10); ext[20] = 0;          // hop-by-hop extension header
         Assert.Equal(OffloadStatus.UnsupportedProtocol, Run(ext, 50).Status);
+    }
+
+    [Fact]
+    public void A_virtio_offload_segments_by_its_gso_type_and_parses_the_headers_itself()
+    {
+        var v4 = FrameBuilder.Tcp(false, 3000, 0x18);
+        // hdr_len is only a hint (virtio 1.2, 5.1.6.2): a wrong one does not matter.
+        var offload = new FrameOffload(true, 34, 16, GsoType.TcpV4, HeaderLength: 60, SegmentSize: 1448);
+        Assert.Equal(OffloadStatus.Ok, TcpSegmenter.TryCreate(v4, offload, out var seg));
+        Assert.Equal((3, 54), (seg.SegmentCount, seg.HeaderLength));
+        var buffer = new byte[seg.MaxSegmentLength];
+        while (seg.TryWriteNext(buffer, out int length)) AssertChecksumsValid(buffer[..length]);
+        Assert.Equal(3, seg.Written);
+
+        var v6 = FrameBuilder.Tcp(true, 3000, 0x18);
+        Assert.Equal(OffloadStatus.Ok, TcpSegmenter.TryCreate(v6, offload with { GsoType = GsoType.TcpV6 }, out seg));
+        Assert.Equal(3, seg.SegmentCount);
+    }
+
+    [Theory]
+    [InlineData(false, false, GsoType.TcpV6, 1448, OffloadStatus.GsoTypeMismatch)]
+    [InlineData(true, false, GsoType.TcpV4, 1448, OffloadStatus.GsoTypeMismatch)]
+    [InlineData(false, true, GsoType.TcpV4, 1448, OffloadStatus.GsoTypeMismatch)]
+    [InlineData(false, true, GsoType.Udp, 1448, OffloadStatus.UnsupportedGsoType)]   // UFO fragments IP; not done here
+    [InlineData(false, false, GsoType.None, 1448, OffloadStatus.UnsupportedGsoType)]
+    [InlineData(false, false, GsoType.TcpV4, 0, OffloadStatus.ZeroSegmentSize)]
+    public void A_virtio_offload_the_frame_does_not_match_is_refused(bool ipv6, bool udp, GsoType type, ushort mss, OffloadStatus expected)
+    {
+        var frame = udp ? FrameBuilder.Udp(ipv6, 3000) : FrameBuilder.Tcp(ipv6, 3000, 0x10);
+        Assert.Equal(expected, TcpSegmenter.TryCreate(frame, new FrameOffload(true, 34, 16, type, 54, mss), out var seg));
+        Assert.Equal(0, seg.SegmentCount);
     }
 
     [Fact]

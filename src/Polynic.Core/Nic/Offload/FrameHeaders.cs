@@ -31,6 +31,13 @@ public enum OffloadStatus : byte
     BufferTooSmall,
     /// <summary>The sink asked to stop.</summary>
     Stopped,
+    /// <summary>
+    /// A <see cref="Polynic.Core.Nic.GsoType"/> done elsewhere or not at all: none, or UDP
+    /// fragmentation offload (UFO cuts IP fragments, not datagrams).
+    /// </summary>
+    UnsupportedGsoType,
+    /// <summary>The frame is not what its <see cref="Polynic.Core.Nic.GsoType"/> says (e.g. TCPv4 on an IPv6 or UDP frame).</summary>
+    GsoTypeMismatch,
 }
 
 /// <summary>Offsets of the L2, L3 and L4 headers of an Ethernet frame carrying TCP or UDP over IPv4 or IPv6.</summary>

@@ -91,6 +91,32 @@ public ref struct TcpSegmenter
     }
 
     /// <summary>
+    /// Prepares to segment <paramref name="frame"/> as a virtio-net header describes it
+    /// (<paramref name="offload"/>, virtio 1.2, 5.1.6.2): <see cref="GsoType.TcpV4"/> or
+    /// <see cref="GsoType.TcpV6"/>, which must match the parsed IP version and TCP, in
+    /// <see cref="FrameOffload.SegmentSize"/>-byte payloads. <see cref="FrameOffload.HeaderLength"/>
+    /// is only a hint there ("a hint for implementations"), so the parsed headers are used.
+    /// The segments carry full checksums, so <see cref="FrameOffload.NeedsChecksum"/> is done too.
+    /// </summary>
+    /// <returns>
+    /// <see cref="OffloadStatus.UnsupportedGsoType"/> for no segmentation or UDP fragmentation
+    /// offload, <see cref="OffloadStatus.GsoTypeMismatch"/> when the frame is not what the type
+    /// says, else as <see cref="TryCreate(ReadOnlySpan{byte}, int, int, out TcpSegmenter, int)"/>.
+    /// </returns>
+    public static OffloadStatus TryCreate(ReadOnlySpan<byte> frame, in FrameOffload offload,
+        out TcpSegmenter segmenter, int maxSegments = DefaultMaxSegments)
+    {
+        segmenter = default;
+        if (offload.GsoType is not (GsoType.TcpV4 or GsoType.TcpV6)) return OffloadStatus.UnsupportedGsoType;
+        var status = TryCreate(frame, 0, offload.SegmentSize, out var candidate, maxSegments);
+        if (status != OffloadStatus.Ok) return status;
+        if (!candidate._headers.IsTcp || candidate._headers.IsIPv4 != (offload.GsoType == GsoType.TcpV4))
+            return OffloadStatus.GsoTypeMismatch;
+        segmenter = candidate;
+        return OffloadStatus.Ok;
+    }
+
+    /// <summary>
     /// Writes the next segment to <paramref name="destination"/>. False when all segments were
     /// written or the buffer is smaller than the segment (<paramref name="length"/> is then 0).
     /// </summary>
