@@ -1,0 +1,48 @@
+using Polynic.Core.Nic;
+
+namespace Polynic.Management.Configuration;
+
+/// <summary>A validated server configuration (schemas/polynic-config.xsd).</summary>
+public sealed record PolynicConfiguration(
+    string SourceFile,
+    CaptureConfiguration? Capture,
+    IReadOnlyList<SwitchConfiguration> Switches,
+    IReadOnlyList<NicConfiguration> Nics);
+
+/// <summary>One pcapng file recording every NIC's port.</summary>
+public sealed record CaptureConfiguration(string File, long MaxBytes, int Files);
+
+/// <summary>A Polynic L2 switch.</summary>
+public sealed record SwitchConfiguration(string Name, TimeSpan Aging);
+
+/// <summary>One NIC: a personality behind a vfio-user socket, attached to a port.</summary>
+public sealed record NicConfiguration(
+    string Name,
+    string Personality,
+    string Socket,
+    MacAddress Mac,
+    byte? Revision,
+    PortConfiguration Port,
+    FaultConfiguration? Faults,
+    int Line);
+
+/// <summary>Where a NIC's frames go.</summary>
+public abstract record PortConfiguration;
+
+/// <summary>A Linux tap interface.</summary>
+public sealed record TapPortConfiguration(string InterfaceName, bool VnetHeader, bool BringUp) : PortConfiguration;
+
+/// <summary>A port on a Polynic switch; access VLAN, or trunk with the listed VLANs.</summary>
+public sealed record SwitchPortConfiguration(string Switch, ushort AccessVlan, IReadOnlyList<ushort>? TrunkVlans) : PortConfiguration;
+
+/// <summary>QEMU <c>-netdev stream</c> compatible socket.</summary>
+public sealed record StreamPortConfiguration(bool Server, string Address) : PortConfiguration;
+
+/// <summary>QEMU <c>-netdev dgram</c> compatible socket.</summary>
+public sealed record DgramPortConfiguration(string Local, string Remote) : PortConfiguration;
+
+/// <summary>No cable: link down.</summary>
+public sealed record UnpluggedPortConfiguration : PortConfiguration;
+
+/// <summary>Faults injected on a NIC's port.</summary>
+public sealed record FaultConfiguration(int Seed, double Drop, double Corrupt, int DelayMs, bool LinkDown);
