@@ -3,6 +3,8 @@ using Polynic.Ports.Tap;
 using Polynic.Rig;
 using Polynic.Rig.Guests;
 
+using Polynic.Rig.Network;
+
 namespace Polynic.EndToEnd.Tests.Network;
 
 /// <summary>

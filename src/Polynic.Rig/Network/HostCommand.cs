@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Polynic.EndToEnd.Tests.Network;
+namespace Polynic.Rig.Network;
 
 /// <summary>Runs a host command with a timeout; failures carry the command and its output.</summary>
-internal static class HostCommand
+public static class HostCommand
 {
     public static async Task<string> RunAsync(string file, IEnumerable<string> arguments, TimeSpan? timeout = null, bool check = true)
     {

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 
-namespace Polynic.EndToEnd.Tests.Network;
+namespace Polynic.Rig.Network;
 
 /// <summary>
 /// A network namespace the test creates for itself and deletes afterwards: the only peer
 /// guest traffic ever reaches. Host-side tools (iperf3, busybox httpd/wget/sha256sum) come
 /// from the rig's Debian root and run chrooted inside the namespace, so the host needs none.
 /// </summary>
-internal sealed class NetworkNamespace : IAsyncDisposable
+public sealed class NetworkNamespace : IAsyncDisposable
 {
     private readonly List<Process> _background = [];
     private readonly string _toolRoot;
