@@ -1,4 +1,4 @@
-using Polynic.Transport.VfioUser.Native;
+using Polynic.Native;
 
 namespace Polynic.Transport.VfioUser.Tests;
 

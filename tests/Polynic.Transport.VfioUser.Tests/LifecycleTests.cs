@@ -1,3 +1,4 @@
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 
 namespace Polynic.Transport.VfioUser.Tests;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Polynic.Transport.VfioUser.Native;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Protocol;
 
 namespace Polynic.Transport.VfioUser.Tests;

@@ -1,4 +1,5 @@
 using Polynic.Core.Pci;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 using Polynic.Transport.VfioUser.Server;
 

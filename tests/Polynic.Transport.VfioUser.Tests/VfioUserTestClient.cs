@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 using Polynic.Transport.VfioUser.Protocol;
 
@@ -170,7 +171,7 @@ internal sealed class VfioUserTestClient : IDisposable
 
     private Reply? Receive(int timeoutMilliseconds)
     {
-        if (!UnixSocket.WaitReadable(_socket, null, timeoutMilliseconds)) throw new TimeoutException("no message from the server");
+        if (!Poll.WaitReadable(_socket, null, timeoutMilliseconds)) throw new TimeoutException("no message from the server");
         var head = new byte[16];
         if (!ReadExactly(head)) return null;
         var header = MessageHeader.Read(head);

@@ -1,5 +1,5 @@
 using System.Text;
-using Polynic.Ports.Native;
+using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
 

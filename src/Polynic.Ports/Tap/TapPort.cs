@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polynic.Core.Nic;
-using Polynic.Ports.Native;
+using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
 
@@ -154,7 +154,7 @@ public sealed unsafe class TapPort : IPort
         {
             Counters.CountSendFailure();
             // The receive thread sees the same loss (POLLERR) and notifies the NIC on its own thread.
-            if (Errno.MeansDeviceGone(errno)) MarkLinkDown($"write failed: {Errno.Describe(errno)}");
+            if (MeansDeviceGone(errno)) MarkLinkDown($"write failed: {Errno.Describe(errno)}");
             return false;
         }
         Counters.CountSent(frame.Length);
@@ -176,6 +176,13 @@ public sealed unsafe class TapPort : IPort
         // Closing the last descriptor of a non-persistent tap unregisters the interface (tun_detach).
         _tap.Dispose();
     }
+
+    /// <summary>
+    /// Errors after which a tap descriptor is useless: the kernel detached the interface from it
+    /// (drivers/net/tun.c returns EBADFD once the netdev is unregistered) or the device failed.
+    /// </summary>
+    private static bool MeansDeviceGone(int errno) =>
+        errno is Errno.EBADFD or Errno.EBADF or Errno.EIO or Errno.ENODEV or Errno.ENXIO;
 
     private bool Accepts(in FrameOffload offload)
     {

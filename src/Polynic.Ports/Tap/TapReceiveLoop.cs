@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Nic;
-using Polynic.Ports.Native;
+using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
 
@@ -24,7 +24,7 @@ internal sealed unsafe class TapReceiveLoop
     private readonly PortCounters _counters;
     private readonly ILogger _logger;
     private readonly Action<string> _linkLost;
-    private readonly EventSignal _wake = new();
+    private readonly FileDescriptor _wake = EventFd.Create();
     private readonly byte[] _buffer;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -57,7 +57,7 @@ internal sealed unsafe class TapReceiveLoop
     public void Stop()
     {
         _stopping = true;
-        _wake.Signal();
+        EventFd.Signal(_wake);
         if (Thread.CurrentThread != _thread && _thread.IsAlive && !_thread.Join(StopTimeout))
             TapLog.ReceiveThreadStuck(_logger, _portName, (int)StopTimeout.TotalSeconds);
         // The wake descriptor is leased by the thread while it runs, so disposing it here is safe.
@@ -69,7 +69,7 @@ internal sealed unsafe class TapReceiveLoop
         if (!_tap.TryLease(out var tap)) return;
         using (tap)
         {
-            if (!_wake.Descriptor.TryLease(out var wake)) return;
+            if (!_wake.TryLease(out var wake)) return;
             string? lost;
             using (wake) lost = Pump(tap.Number, wake.Number);
             if (lost is not null && !_stopping) _linkLost(lost);
@@ -79,22 +79,14 @@ internal sealed unsafe class TapReceiveLoop
     /// <returns>null when stopped; otherwise why the interface can no longer be used.</returns>
     private string? Pump(int tap, int wake)
     {
-        var fds = stackalloc LibC.PollFd[2];
         fixed (byte* buffer = _buffer)
         {
             while (!_stopping)
             {
-                fds[0] = new LibC.PollFd { Fd = tap, Events = LibC.POLLIN };
-                fds[1] = new LibC.PollFd { Fd = wake, Events = LibC.POLLIN };
-                if (LibC.poll(fds, 2, -1) < 0)
-                {
-                    int errno = LibC.LastErrno;
-                    if (errno == Errno.EINTR) continue;
-                    return $"poll failed: {Errno.Describe(errno)}";
-                }
-                if (fds[1].Revents != 0) return null;
+                int errno = Poll.Wait(tap, wake, -1, out short events, out bool woken);
+                if (errno != 0) return $"poll failed: {Errno.Describe(errno)}";
+                if (woken) return null;
 
-                short events = fds[0].Revents;
                 if ((events & LibC.POLLIN) != 0 && Drain(tap, buffer) is { } readFailure) return readFailure;
                 // tun_chr_poll reports EPOLLERR once the interface is detached or unregistering.
                 if ((events & (LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0)

@@ -1,3 +1,5 @@
+using Polynic.Native;
+
 namespace Polynic.Transport.VfioUser.Native;
 
 /// <summary>

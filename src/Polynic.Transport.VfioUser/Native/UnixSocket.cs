@@ -1,4 +1,5 @@
 using System.Text;
+using Polynic.Native;
 
 namespace Polynic.Transport.VfioUser.Native;
 
@@ -59,35 +60,7 @@ internal static unsafe class UnixSocket
             int fd = LibC.accept4(listener, null, null, LibC.SOCK_CLOEXEC);
             if (fd >= 0) return new FileDescriptor(fd);
             int errno = LibC.LastErrno;
-            if (errno != LibC.EINTR) throw new IOException($"accept failed: {Errno.Describe(errno)}");
-        }
-    }
-
-    /// <summary>
-    /// Waits until <paramref name="fd"/> is readable (or at end of stream) or until
-    /// <paramref name="wake"/> is signalled; false when the timeout passed or <paramref name="wake"/> fired.
-    /// </summary>
-    public static bool WaitReadable(FileDescriptor fd, FileDescriptor? wake, int timeoutMilliseconds)
-    {
-        bool addedFd = false, addedWake = false;
-        try
-        {
-            fd.DangerousAddRef(ref addedFd);
-            if (wake is not null) wake.DangerousAddRef(ref addedWake);
-            LibC.PollFd* fds = stackalloc LibC.PollFd[2];
-            fds[0] = new LibC.PollFd { Fd = fd.Number, Events = LibC.POLLIN };
-            fds[1] = new LibC.PollFd { Fd = wake?.Number ?? -1, Events = LibC.POLLIN };
-            while (true)
-            {
-                int n = LibC.poll(fds, wake is null ? 1u : 2u, timeoutMilliseconds);
-                if (n >= 0) return n > 0 && fds[0].Revents != 0 && (wake is null || fds[1].Revents == 0);
-                if (LibC.LastErrno != LibC.EINTR) return false;
-            }
-        }
-        finally
-        {
-            if (addedFd) fd.DangerousRelease();
-            if (addedWake) wake!.DangerousRelease();
+            if (errno != Errno.EINTR) throw new IOException($"accept failed: {Errno.Describe(errno)}");
         }
     }
 
@@ -120,7 +93,7 @@ internal static unsafe class UnixSocket
                 if (n < 0)
                 {
                     int errno = LibC.LastErrno;
-                    if (errno == LibC.EINTR) continue;
+                    if (errno == Errno.EINTR) continue;
                     throw new IOException($"sendmsg failed: {Errno.Describe(errno)}");
                 }
                 sent += (int)n;
@@ -151,7 +124,7 @@ internal static unsafe class UnixSocket
                 if (n < 0)
                 {
                     int errno = LibC.LastErrno;
-                    if (errno == LibC.EINTR) continue;
+                    if (errno == Errno.EINTR) continue;
                     throw new IOException($"recvmsg failed: {Errno.Describe(errno)}");
                 }
                 if ((message.Flags & LibC.MSG_CTRUNC) != 0) droppedFds++;

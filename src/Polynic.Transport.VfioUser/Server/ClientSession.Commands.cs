@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Pci;
-using Polynic.Transport.VfioUser.Native;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Protocol;
 using static Polynic.Transport.VfioUser.Protocol.VfioConstants;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 using Polynic.Transport.VfioUser.Protocol;
 using static Polynic.Transport.VfioUser.Protocol.VfioConstants;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Pci;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 using Polynic.Transport.VfioUser.Protocol;
 
@@ -208,7 +209,7 @@ internal sealed partial class ClientSession : IDisposable
     {
         if (_closing) return false;
         int remaining = (int)Math.Clamp(deadline - Environment.TickCount64, 0, int.MaxValue);
-        if (remaining == 0 || !UnixSocket.WaitReadable(_socket, null, remaining)) return false;
+        if (remaining == 0 || !Poll.WaitReadable(_socket, null, remaining)) return false;
         if (!TryReadMessage(pumping: true, out var message)) return false;
         if (message.Header.IsReply)
         {

@@ -1,4 +1,5 @@
 using Polynic.Core.Memory;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 
 namespace Polynic.Transport.VfioUser.Server;
@@ -55,13 +56,13 @@ internal sealed unsafe class DmaAddressSpace : IGuestMemory, IDisposable
         _lock.EnterWriteLock();
         try
         {
-            if (_disposed) return Native.Errno.ENODEV;
+            if (_disposed) return Errno.ENODEV;
             var regions = _regions;
-            if (regions.Length >= _maxRegions) return Native.Errno.ENOSPC;
+            if (regions.Length >= _maxRegions) return Errno.ENOSPC;
             int index = 0;
             while (index < regions.Length && regions[index].Address < region.Address) index++;
-            if (index > 0 && regions[index - 1].End > region.Address) return Native.Errno.EEXIST;
-            if (index < regions.Length && region.End > regions[index].Address) return Native.Errno.EEXIST;
+            if (index > 0 && regions[index - 1].End > region.Address) return Errno.EEXIST;
+            if (index < regions.Length && region.End > regions[index].Address) return Errno.EEXIST;
             var updated = new DmaRegion[regions.Length + 1];
             Array.Copy(regions, updated, index);
             updated[index] = region;

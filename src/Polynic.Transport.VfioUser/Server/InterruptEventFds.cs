@@ -1,6 +1,6 @@
 using Polynic.Core.Interrupts;
 using Polynic.Core.Pci;
-using Polynic.Transport.VfioUser.Native;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Protocol;
 using static Polynic.Transport.VfioUser.Protocol.VfioConstants;
 
@@ -111,37 +111,37 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
     private int ApplyCore(IrqSet set, ReadOnlySpan<byte> boolData, ReadOnlySpan<int> fds, ref int kept)
     {
         int index = (int)set.Index;
-        if (set.Index >= PciIrqCount) return Native.Errno.EINVAL;
+        if (set.Index >= PciIrqCount) return Errno.EINVAL;
         uint data = set.DataKind, action = set.Action;
         if (!IsSingleBit(data) || !IsSingleBit(action) || (set.Flags & ~(IrqSetDataMask | IrqSetActionMaskAll)) != 0)
-            return Native.Errno.EINVAL;
-        if (data != IrqSetDataEventfd && !fds.IsEmpty) return Native.Errno.EINVAL;
+            return Errno.EINVAL;
+        if (data != IrqSetDataEventfd && !fds.IsEmpty) return Errno.EINVAL;
 
         // Spec: "a count (and start) of 0, with data flags of VFIO_IRQ_SET_DATA_NONE disables
         // all interrupts of the index".
         if (set.Count == 0)
         {
-            if (data != IrqSetDataNone || action != IrqSetActionTrigger) return Native.Errno.EINVAL;
+            if (data != IrqSetDataNone || action != IrqSetActionTrigger) return Errno.EINVAL;
             DisableIndex(index);
             return 0;
         }
-        if ((ulong)set.Start + set.Count > (ulong)CountOf(index)) return Native.Errno.EINVAL;
-        if (data == IrqSetDataBool && boolData.Length < set.Count) return Native.Errno.EINVAL;
+        if ((ulong)set.Start + set.Count > (ulong)CountOf(index)) return Errno.EINVAL;
+        if (data == IrqSetDataBool && boolData.Length < set.Count) return Errno.EINVAL;
 
         if (data == IrqSetDataEventfd)
         {
             // MASK/UNMASK eventfds (KVM's resampling path) are not supported; QEMU then falls
             // back to unmasking with messages.
-            if (action != IrqSetActionTrigger) return Native.Errno.EINVAL;
-            if (!fds.IsEmpty && fds.Length != set.Count) return Native.Errno.EINVAL;
+            if (action != IrqSetActionTrigger) return Errno.EINVAL;
+            if (!fds.IsEmpty && fds.Length != set.Count) return Errno.EINVAL;
             foreach (int fd in fds)
-                if (!IsEventFd(fd)) return Native.Errno.EINVAL;
+                if (!IsEventFd(fd)) return Errno.EINVAL;
             AssignEventFds(index, (int)set.Start, (int)set.Count, fds);
             kept = fds.Length;
             return 0;
         }
 
-        if (index != IntxIrqIndex && action != IrqSetActionTrigger) return Native.Errno.EINVAL;
+        if (index != IntxIrqIndex && action != IrqSetActionTrigger) return Errno.EINVAL;
         lock (_lock)
         {
             for (int i = 0; i < set.Count; i++)
@@ -158,7 +158,7 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
                     case (IntxIrqIndex, IrqSetActionTrigger): FireIntxLocked(); break;
                     case (MsiIrqIndex, _): Signal(_msi[vector]); break;
                     case (MsixIrqIndex, _): Signal(_msix[vector]); break;
-                    default: return Native.Errno.EINVAL;
+                    default: return Errno.EINVAL;
                 }
             }
         }

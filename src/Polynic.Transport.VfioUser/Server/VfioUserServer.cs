@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polynic.Core.Pci;
+using Polynic.Native;
 using Polynic.Transport.VfioUser.Native;
 using Polynic.Transport.VfioUser.Protocol;
 
@@ -133,7 +134,7 @@ public sealed class VfioUserServer : IAsyncDisposable
         {
             while (!_stopping)
             {
-                if (!UnixSocket.WaitReadable(_listener!, _wake, -1)) continue;
+                if (!Poll.WaitReadable(_listener!, _wake, -1)) continue;
                 FileDescriptor connection;
                 try
                 {
