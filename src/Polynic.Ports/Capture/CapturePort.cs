@@ -1,0 +1,67 @@
+using Polynic.Core.Nic;
+
+namespace Polynic.Ports.Capture;
+
+/// <summary>
+/// Records both directions of a port into a <see cref="PcapngWriter"/> under one interface
+/// name: frames the NIC sends as outbound, frames the port delivers as inbound. Several capture
+/// ports can share one writer; each is its own interface in the file.
+/// </summary>
+/// <remarks>
+/// A capture shows what crosses its place in a stack of decorators: wrapped around a
+/// fault-injection port it records what the NIC sent and received, wrapped inside one it
+/// records what the wire carried. An outbound frame is recorded before the inner port takes
+/// it, whether or not the inner port accepts it. A frame sent with an offload is recorded as
+/// the NIC handed it over (partial checksum, unsegmented), as tcpdump on a tap shows it.
+/// The writer is shared, so the capture port never disposes it.
+/// </remarks>
+public sealed class CapturePort : PortDecorator
+{
+    private readonly PcapngWriter _writer;
+
+    /// <summary>
+    /// Wraps <paramref name="inner"/> and declares interface <paramref name="interfaceName"/>
+    /// (default: the inner port's name) in <paramref name="writer"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The writer refuses the name or snap length.</exception>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
+    public CapturePort(IPort inner, PcapngWriter writer, string? interfaceName = null,
+        int snapLength = PcapngWriter.MaxSnapLength, bool ownsInner = true)
+        : base(inner, ownsInner)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        _writer = writer;
+        InterfaceName = interfaceName ?? inner.Name;
+        InterfaceId = writer.AddInterface(InterfaceName, snapLength);
+    }
+
+    /// <summary>The writer frames go to.</summary>
+    public PcapngWriter Writer => _writer;
+
+    /// <summary>The interface's if_name in the capture.</summary>
+    public string InterfaceName { get; }
+
+    /// <summary>The interface's id in the writer.</summary>
+    public int InterfaceId { get; }
+
+    /// <inheritdoc/>
+    public override bool Send(ReadOnlySpan<byte> frame)
+    {
+        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Outbound);
+        return Inner.Send(frame);
+    }
+
+    /// <inheritdoc/>
+    public override bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Outbound);
+        return Inner.Send(frame, offload);
+    }
+
+    /// <inheritdoc/>
+    public override void Receive(ReadOnlySpan<byte> frame)
+    {
+        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Inbound);
+        base.Receive(frame);
+    }
+}
