@@ -1,0 +1,207 @@
+using Microsoft.Extensions.Logging;
+using Polynic.Core.Memory;
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Filtering;
+using Polynic.Core.Nic.Phy;
+using Polynic.Core.Nic.Registers;
+using Polynic.Core.Pci;
+using static Polynic.Personalities.E1000.E1000Bits;
+using static Polynic.Personalities.E1000.E1000Registers;
+
+namespace Polynic.Personalities.E1000;
+
+/// <summary>
+/// Intel 82540EM Gigabit Ethernet Controller (8086:100E), the NIC QEMU calls "e1000": the stock
+/// Linux e1000 driver, its ethtool self-test and iPXE drive it unmodified
+/// (docs/personalities/e1000-driver-expectations.md lists what each expects).
+/// </summary>
+/// <remarks>
+/// <para>
+/// BAR0: 128 KiB of registers (<see cref="E1000Registers"/>). BAR1: the 64-byte I/O window
+/// (IOADDR/IODATA) through which Linux resets the 82540. INTx only, like the real part.
+/// </para>
+/// <para>
+/// This class wires the parts together; each part is one concept: the register map
+/// (E1000Device.RegisterMap.cs), the EEPROM (<see cref="E1000Eeprom"/>), the PHY behind MDIC
+/// (<see cref="M88E1011Phy"/>), transmit and receive descriptor processing, interrupt moderation,
+/// statistics and the I/O window. Everything runs under the <see cref="NicDevice"/> lock.
+/// </para>
+/// </remarks>
+public sealed partial class E1000Device : NicDevice
+{
+    /// <summary>Size of the register BAR (Linux MAC_DECODE_SIZE).</summary>
+    public const int RegisterBarSize = 128 * 1024;
+
+    /// <summary>PCI identity of the 82540EM (subsystem as in its EEPROM words 0x0B/0x0C).</summary>
+    public static readonly PciIdentity Identity = new(
+        VendorId: 0x8086, DeviceId: 0x100E, ClassCode: 0x020000, Revision: 0x03,
+        SubsystemVendorId: 0x8086, SubsystemId: 0x100E, InterruptPin: 1);
+
+    private readonly TimeProvider _time;
+    private readonly IoWindow _io;
+    private InterruptCauses? _causes;
+    private bool _reportedLinkUp;
+
+    /// <summary>Creates an 82540EM with station address <see cref="NicSettings.Mac"/>, on the system clock.</summary>
+    public E1000Device(NicSettings settings) : this(settings, TimeProvider.System) { }
+
+    /// <summary>Creates an 82540EM whose moderation timers run on <paramref name="time"/> (tests pass a fake clock).</summary>
+    public E1000Device(NicSettings settings, TimeProvider time) : base(settings)
+    {
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        Eeprom = new E1000Eeprom(settings.Mac);
+        Phy = new M88E1011Phy();
+        Filter = new ReceiveFilter(ReceiveAddressCount, MulticastTableWords * 32, MulticastHashKind.Intel);
+        Registers = new RegisterFile(RegisterBarSize);
+        DeclareRegisters(Registers);
+        Statistics = new Statistics(Registers);
+        _io = new IoWindow(Registers);
+        Faults = new FaultLog(time);
+        Moderation = new InterruptModeration(time, Sync);
+        Transmitter = new TransmitPath(this);
+        Receiver = new ReceivePath(this);
+        ResetMac();
+    }
+
+    /// <inheritdoc/>
+    public override PciFunctionDefinition Definition { get; } = new()
+    {
+        Identity = Identity,
+        Bars =
+        [
+            new BarDefinition(0, BarKind.Memory32, RegisterBarSize),
+            new BarDefinition(1, BarKind.Io, IoWindow.Size),
+        ],
+        PowerManagement = new PowerManagementCapability(),
+    };
+
+    internal RegisterFile Registers { get; }
+    internal E1000Eeprom Eeprom { get; }
+    internal M88E1011Phy Phy { get; }
+    internal ReceiveFilter Filter { get; }
+    internal Statistics Statistics { get; }
+    internal InterruptModeration Moderation { get; }
+    internal TransmitPath Transmitter { get; }
+    internal ReceivePath Receiver { get; }
+    internal FaultLog Faults { get; }
+    internal InterruptCauses Causes => _causes ?? throw new InvalidOperationException("The NIC is not attached to a PCI function yet.");
+    internal IGuestMemory Dma => Context.Dma;
+    internal ILogger Log => Context.Log;
+
+    /// <summary>Whether STATUS reports link: the PHY has link (or loops back), as BMSR and PSSR say.</summary>
+    internal bool LinkUp => Phy.Mii.EffectiveLinkUp || Phy.Mii.Loopback;
+
+    /// <summary>Transmitted frames go back into this MAC's receive path (PHY loopback BMCR bit 14, or RCTL.LBM), not to the wire.</summary>
+    internal bool LoopbackActive => Phy.Mii.Loopback || (Registers.Get(Rctl) & RctlLbmMask) != 0;
+
+    /// <inheritdoc/>
+    protected override void OnAttached()
+    {
+        _causes = new InterruptCauses(Context.Interrupts);
+        Moderation.Bind(_causes);
+        Moderation.OnFailure = e => Context.ReportFailure("interrupt moderation timer", e);
+    }
+
+    /// <inheritdoc/>
+    protected override void ReadRegisters(int bar, ulong offset, Span<byte> data)
+    {
+        if (bar == 0) Registers.Read(offset, data);
+        else if (bar == 1) _io.Read(offset, data);
+        else data.Clear();
+    }
+
+    /// <inheritdoc/>
+    protected override void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (bar == 0) Registers.Write(offset, data);
+        else if (bar == 1) _io.Write(offset, data);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>A PCI function-level or bus reset: the MAC as for CTRL.RST, and the PHY and I/O window too.</remarks>
+    protected override void ResetDevice()
+    {
+        Phy.Mii.Reset();
+        _io.Reset();
+        ResetMac();
+    }
+
+    /// <inheritdoc/>
+    protected override void ReceiveFrame(ReadOnlySpan<byte> frame) => Receiver.FromWire(frame);
+
+    /// <inheritdoc/>
+    protected override void OnLinkChanged(bool up)
+    {
+        Phy.Mii.SetLink(up);
+        UpdateLinkStatus();
+    }
+
+    /// <summary>
+    /// CTRL.RST (8254x SDM 13.4.1): every MAC register to its power-on value, DMA stopped, the
+    /// interrupt line lowered, RAL0/RAH0 loaded from the EEPROM with AV set. The PHY is kept.
+    /// </summary>
+    internal void ResetMac()
+    {
+        Registers.Reset();
+        _causes?.Reset();
+        Moderation.Reset();
+        Transmitter.Reset();
+        Receiver.Reset();
+        Eeprom.Reset();
+        Filter.Reset();
+        var (low, high) = Eeprom.MacAddress.ToLowHigh();
+        Registers.SetElement(Ral, 0, low);
+        Registers.SetElement(Rah, 0, high | RahAddressValid);
+        SyncReceiveAddress(0);
+        SyncReceiveControl();
+        Filter.VlanTpid = (ushort)Registers.Get(Vet);
+        _reportedLinkUp = LinkUp;
+    }
+
+    /// <summary>Raises LSC if the link STATUS reports changed since it was last reported (port carrier, PHY power-down, loopback).</summary>
+    internal void UpdateLinkStatus()
+    {
+        bool up = LinkUp;
+        if (up == _reportedLinkUp) return;
+        _reportedLinkUp = up;
+        _causes?.Raise(IcrLsc);
+    }
+
+    /// <summary>STATUS as the driver reads it: link, speed and duplex from the PHY, or from CTRL when forced.</summary>
+    internal uint ComputeStatus()
+    {
+        if (!LinkUp) return 0;
+        uint ctrl = Registers.Get(Ctrl);
+        var mii = Phy.Mii;
+        uint speed;
+        if ((ctrl & CtrlFrcSpd) != 0)
+        {
+            speed = (ctrl & CtrlSpeedMask) switch
+            {
+                CtrlSpeed1000 or CtrlSpeedMask => StatusSpeed1000,
+                CtrlSpeed100 => StatusSpeed100,
+                _ => StatusSpeed10,
+            };
+        }
+        else
+        {
+            speed = mii.Speed switch
+            {
+                LinkSpeed.Mbps100 => StatusSpeed100,
+                LinkSpeed.Mbps10 => StatusSpeed10,
+                _ => StatusSpeed1000,
+            };
+        }
+        bool fullDuplex = (ctrl & CtrlFrcDpx) != 0 ? (ctrl & CtrlFd) != 0 : mii.FullDuplex || !mii.EffectiveLinkUp || mii.Speed == LinkSpeed.None;
+        return StatusLu | speed | StatusAsdv1000 | (fullDuplex ? StatusFd : 0);
+    }
+
+    /// <summary>Sends a frame to the port (not in loopback); false if the port dropped it.</summary>
+    internal bool SendToPort(ReadOnlySpan<byte> frame) => Transmit(frame);
+
+    /// <summary>Sends a frame with offload work left to the port.</summary>
+    internal bool SendToPort(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
+
+    /// <summary>Offloads the attached port accepts (none without a port).</summary>
+    internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
+}

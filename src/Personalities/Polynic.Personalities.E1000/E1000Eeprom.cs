@@ -1,0 +1,82 @@
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Eeprom;
+using static Polynic.Personalities.E1000.E1000Bits;
+
+namespace Polynic.Personalities.E1000;
+
+/// <summary>
+/// The 82540EM's 93C46 EEPROM (64 words, 6-bit addresses): the image with the MAC address and
+/// checksum, the EECD bit-bang interface Linux uses and the EERD register iPXE uses
+/// (8254x SDM 5.6 "EEPROM Interface", 13.4.3 EECD, 13.4.4 EERD).
+/// </summary>
+internal sealed class E1000Eeprom
+{
+    /// <summary>Words in the part (EECD.SIZE = 0).</summary>
+    public const int WordCount = 64;
+
+    /// <summary>Address bits in a Microwire command for 64 words.</summary>
+    public const int AddressBits = 6;
+
+    /// <summary>The checksum word; words 0..0x3F sum to <see cref="ChecksumSum"/> (Linux EEPROM_SUM).</summary>
+    public const int ChecksumWord = 0x3F;
+
+    /// <summary>Required 16-bit sum of all words.</summary>
+    public const ushort ChecksumSum = 0xBABA;
+
+    // Word values QEMU's e1000 ships (hw/net/e1000.c e1000_eeprom_template), which the stock drivers
+    // accept: 0x04 ID LED 0xFFFF (driver default), 0x0A-0x0E init control 1 and the IDs, 0x0F init
+    // control 2 with PAUSE+ASM_DIR (flow control full), 0x24 init control 3 with APME (wake on LAN),
+    // which keeps Linux from powering the PHY down on ifdown.
+    private static ReadOnlySpan<ushort> Template =>
+    [
+        0x0000, 0x0000, 0x0000, 0x0000, 0xFFFF, 0x0000, 0x0000, 0x0000,
+        0x3000, 0x1000, 0x6403, 0x100E, 0x8086, 0x100E, 0x8086, 0x3040,
+        0x0008, 0x2000, 0x7E14, 0x0048, 0x1000, 0x00D8, 0x0000, 0x2700,
+        0x6CC9, 0x3150, 0x0722, 0x040B, 0x0984, 0x0000, 0xC000, 0x0706,
+        0x1008, 0x0000, 0x0F04, 0x7FFF, 0x4D01, 0xFFFF, 0xFFFF, 0xFFFF,
+        0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF,
+        0x0100, 0x4000, 0x121C, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF,
+        0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0x0000,
+    ];
+
+    /// <summary>Builds the image for station address <paramref name="mac"/> with a valid checksum.</summary>
+    public E1000Eeprom(MacAddress mac)
+    {
+        Image = new EepromImage(WordCount);
+        Template.CopyTo(Image.Words);
+        Image.SetMacAddress(0, mac);
+        Image.UpdateChecksum(ChecksumWord, ChecksumSum);
+        Serial = new MicrowireEeprom(Image, AddressBits);
+    }
+
+    /// <summary>The words (non-volatile: kept across resets, changed only by guest EEPROM writes).</summary>
+    public EepromImage Image { get; }
+
+    /// <summary>The serial interface behind EECD.</summary>
+    public MicrowireEeprom Serial { get; }
+
+    /// <summary>The station address in words 0..2, which a reset loads into RAL0/RAH0.</summary>
+    public MacAddress MacAddress => Image.GetMacAddress(0);
+
+    /// <summary>
+    /// What a read of EECD returns: the pins and request bits the driver wrote, DO from the part,
+    /// PRES, GNT while REQ is set (no hardware auto-read ever competes), SIZE 0 (64 words).
+    /// </summary>
+    public uint ReadEecd(uint stored)
+    {
+        uint value = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres;
+        if ((stored & EecdReq) != 0) value |= EecdGnt;
+        if (Serial.DataOut) value |= EecdDo;
+        return value;
+    }
+
+    /// <summary>The driver wrote EECD: drive CS, SK and DI into the part.</summary>
+    public void WriteEecd(uint value) =>
+        Serial.SetPins((value & EecdCs) != 0, (value & EecdSk) != 0, (value & EecdDi) != 0);
+
+    /// <summary>A write of EERD: with START set, the read completes at once (DONE and DATA filled in).</summary>
+    public uint ServeEerd(uint value) => Image.ServeReadRegister(value, EepromReadRegisterLayout.Intel82540);
+
+    /// <summary>Deselects the part (device reset); the words are kept.</summary>
+    public void Reset() => Serial.Reset();
+}

@@ -1,0 +1,235 @@
+using System.Buffers.Binary;
+using Polynic.Core.Memory;
+using Polynic.Core.Nic.Dma;
+using static Polynic.Personalities.E1000.E1000Bits;
+using static Polynic.Personalities.E1000.E1000Registers;
+
+namespace Polynic.Personalities.E1000;
+
+/// <summary>
+/// The receive DMA engine (8254x SDM 3.2): takes a frame from the wire or from loopback, applies
+/// RCTL (enable, length limits, filters through the core's <see cref="Polynic.Core.Nic.Filtering.ReceiveFilter"/>),
+/// strips the VLAN tag when CTRL.VME is set, checks checksums (<see cref="ReceiveChecksum"/>), and
+/// writes the frame into as many descriptors as its length needs, DD last, EOP on the last one.
+/// </summary>
+/// <remarks>
+/// Descriptors are available from RDH up to, not including, RDT; RDH == RDT means none. A frame
+/// that does not fit in the available descriptors is dropped whole (RNBC, MPC, ICR.RXO), never
+/// written in part. Indices beyond the ring and unreadable descriptors are counted and drop the
+/// frame. The frame path allocates nothing: one preallocated buffer holds the frame as delivered.
+/// </remarks>
+internal sealed class ReceivePath
+{
+    /// <summary>Longest frame accepted with RCTL.LPE, FCS included (82540: 16 KiB).</summary>
+    public const int MaxLongFrame = 16 * 1024;
+
+    /// <summary>Longest untagged frame without LPE, FCS excluded (1518 with FCS).</summary>
+    public const int MaxStandardFrame = 1514;
+
+    private const int MinFrame = 60;
+    private const int FcsLength = 4;
+    private const int TagLength = 4;
+
+#pragma warning disable CS1591
+    public const byte StatusDd = 0x01;
+    public const byte StatusEop = 0x02;
+    public const byte StatusVp = 0x08;
+    public const byte ErrorRxe = 0x80;
+#pragma warning restore CS1591
+
+    private readonly E1000Device _device;
+    private readonly DescriptorRing _ring = new(16);
+    private readonly byte[] _buffer = new byte[MaxLongFrame + FcsLength];
+
+    public ReceivePath(E1000Device device) => _device = device;
+
+    public void Reset() => _ring.Reset();
+
+    /// <summary>A frame from the port. While looping back, the MAC is isolated from the wire and drops it.</summary>
+    public void FromWire(ReadOnlySpan<byte> frame)
+    {
+        if (_device.LoopbackActive)
+        {
+            _device.Counters.RxDisabled++;
+            return;
+        }
+        Receive(frame);
+    }
+
+    /// <summary>A frame this MAC transmitted in PHY or MAC loopback.</summary>
+    public void FromLoopback(ReadOnlySpan<byte> frame) => Receive(frame);
+
+    private void Receive(ReadOnlySpan<byte> frame)
+    {
+        var regs = _device.Registers;
+        var counters = _device.Counters;
+        uint rctl = regs.Get(Rctl);
+        if ((rctl & RctlEn) == 0)
+        {
+            counters.RxDisabled++;
+            return;
+        }
+        _device.Statistics.CountArrived(Math.Max(frame.Length, MinFrame) + FcsLength);
+        if (frame.Length < 14)
+        {
+            counters.RxTooShort++;
+            _device.Statistics.Increment(Statistics.Ruc);
+            return;
+        }
+
+        ushort vet = (ushort)regs.Get(Vet);
+        bool tagged = frame.Length >= 16 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == vet;
+        if (frame.Length > MaxLength(rctl, tagged))
+        {
+            counters.RxTooLong++;
+            _device.Statistics.Increment(Statistics.Roc);
+            return;
+        }
+
+        var verdict = _device.Filter.Accept(frame);
+        if (!Polynic.Core.Nic.Filtering.ReceiveFilterResultExtensions.IsAccepted(verdict))
+        {
+            counters.CountRejected(verdict);
+            return;
+        }
+
+        byte status = StatusDd;
+        ushort special = 0;
+        int length;
+        if (tagged && (regs.Get(Ctrl) & CtrlVme) != 0)
+        {
+            // Strip the tag into SPECIAL (SDM 3.2.3.1, 3.4.1): addresses, then everything after the tag.
+            special = BinaryPrimitives.ReadUInt16BigEndian(frame[14..]);
+            status |= StatusVp;
+            frame[..12].CopyTo(_buffer);
+            frame[16..].CopyTo(_buffer.AsSpan(12));
+            length = frame.Length - TagLength;
+        }
+        else
+        {
+            frame.CopyTo(_buffer);
+            length = frame.Length;
+        }
+
+        var (checksumStatus, errors) = ReceiveChecksum.Check(_buffer.AsSpan(0, length), regs.Get(Rxcsum));
+        status |= checksumStatus;
+
+        if (length < MinFrame)
+        {
+            _buffer.AsSpan(length, MinFrame - length).Clear();
+            length = MinFrame;
+        }
+        // The FCS is not kept by the port; the buffer gets 4 zero bytes where it would be, unless SECRC strips it.
+        int wireLength = length + FcsLength;
+        if ((rctl & RctlSecrc) == 0)
+        {
+            _buffer.AsSpan(length, FcsLength).Clear();
+            length += FcsLength;
+        }
+
+        if (Deliver(_buffer.AsSpan(0, length), rctl, status, errors, special))
+        {
+            counters.CountDelivered(frame);
+            _device.Statistics.CountDelivered(frame, wireLength);
+            _device.Moderation.FrameReceived(regs.Get(Rdtr), regs.Get(Radv));
+        }
+    }
+
+    private static int MaxLength(uint rctl, bool tagged)
+    {
+        if ((rctl & (RctlLpe | RctlSbp)) != 0) return MaxLongFrame - FcsLength;
+        return MaxStandardFrame + (tagged ? TagLength : 0);
+    }
+
+    /// <summary>RCTL.BSIZE/BSEX (SDM 13.4.22).</summary>
+    private static int BufferSize(uint rctl)
+    {
+        int size = (int)(rctl >> RctlBsizeShift) & 3;
+        if ((rctl & RctlBsex) != 0) return size switch { 1 => 16384, 2 => 8192, 3 => 4096, _ => 2048 };
+        return size switch { 1 => 1024, 2 => 512, 3 => 256, _ => 2048 };
+    }
+
+    private bool Deliver(ReadOnlySpan<byte> data, uint rctl, byte status, byte errors, ushort special)
+    {
+        var regs = _device.Registers;
+        if (!SyncRing(out uint available) || available * (long)BufferSize(rctl) < data.Length)
+        {
+            _device.Counters.RxNoBuffer++;
+            _device.Statistics.CountNoBuffer();
+            _device.Causes.Raise(IcrRxo);
+            return false;
+        }
+
+        var dma = _device.Dma;
+        int bufferSize = BufferSize(rctl);
+        Span<byte> raw = stackalloc byte[16];
+        Span<byte> writeBack = stackalloc byte[8];
+        int offset = 0;
+        var budget = _ring.BeginPass();
+        // Bounded by the ring size and by the available-descriptor check above.
+        while (offset < data.Length && budget.TryTake())
+        {
+            int piece = Math.Min(bufferSize, data.Length - offset);
+            bool last = offset + piece == data.Length;
+            if (!_ring.TryReadHead(dma, raw))
+            {
+                Fault("receive descriptor outside guest memory", _ring.Base.Value + (ulong)_ring.Head * 16);
+                regs.Set(Rdh, _ring.Head);
+                return false;
+            }
+            ulong address = BinaryPrimitives.ReadUInt64LittleEndian(raw);
+            byte descriptorErrors = last ? errors : (byte)0;
+            if (address == 0 || !dma.TryWrite(new GuestAddress(address), data.Slice(offset, piece)))
+            {
+                // The buffer is unusable: complete the descriptor with an error so the driver drops the frame.
+                _device.Counters.DmaFaults++;
+                _device.Faults.Warn(_device.Log, "receive buffer outside guest memory", address);
+                descriptorErrors |= ErrorRxe;
+            }
+            BinaryPrimitives.WriteUInt16LittleEndian(writeBack, (ushort)piece);
+            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[2..], 0);
+            writeBack[4] = (byte)(status | (last ? StatusEop : 0));
+            writeBack[5] = descriptorErrors;
+            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[6..], special);
+            if (!_ring.TryGetAddress(_ring.Head, out var at) || !at.TryAdd(8, out var upper) || !dma.TryWrite(upper, writeBack))
+                Fault("receive descriptor write-back failed", at.Value);
+            regs.Set(Rdh, _ring.Advance());
+            offset += piece;
+        }
+
+        CheckThreshold(rctl);
+        return true;
+    }
+
+    /// <summary>ICR.RXDMT0 when the descriptors left for hardware drop to RDLEN / 2^(RDMTS+1) (SDM 13.4.22).</summary>
+    private void CheckThreshold(uint rctl)
+    {
+        uint count = _ring.Count;
+        int shift = (int)((rctl & RctlRdmtsMask) >> RctlRdmtsShift) + 1;
+        if (_ring.Pending <= count >> shift) _device.Causes.Raise(IcrRxdmt0);
+    }
+
+    private bool SyncRing(out uint available)
+    {
+        available = 0;
+        var regs = _device.Registers;
+        _ring.Configure(new GuestAddress((ulong)regs.Get(Rdbah) << 32 | regs.Get(Rdbal)), regs.Get(Rdlen));
+        uint head = regs.Get(Rdh), tail = regs.Get(Rdt), count = _ring.Count;
+        if (count == 0) return false;
+        if (head >= count || tail >= count)
+        {
+            Fault("receive head or tail beyond the ring", (ulong)head << 32 | tail);
+            return false;
+        }
+        _ring.SetHead(head);
+        _ring.SetTail(tail);
+        available = _ring.Pending;
+        return true;
+    }
+
+    private void Fault(string what, ulong detail)
+    {
+        _device.Counters.DescriptorFaults++;
+        _device.Faults.Warn(_device.Log, what, detail);
+    }
+}

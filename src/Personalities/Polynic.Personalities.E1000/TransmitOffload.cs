@@ -1,0 +1,166 @@
+using System.Buffers.Binary;
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Offload;
+using static Polynic.Personalities.E1000.E1000Registers;
+
+namespace Polynic.Personalities.E1000;
+
+/// <summary>
+/// What the 82540 does to a gathered packet before it leaves (8254x SDM 3.3.5-3.3.7, 3.5 TCP
+/// segmentation): checksum insertion (legacy IC/CSS/CSO, or the context's IP and TCP/UDP fields
+/// selected by POPTS), VLAN tag insertion (VLE with CTRL.VME), and TSO. A TSO packet goes to the
+/// port whole, with a <see cref="FrameOffload"/>, when the port segments; otherwise the core's
+/// <see cref="TcpSegmenter"/> cuts it here. The checksum arithmetic and segmentation are the core's.
+/// </summary>
+internal sealed class TransmitOffload
+{
+    private const int TagLength = 4;
+    private const int MacAddressesLength = 12;
+
+    private readonly E1000Device _device;
+    private readonly TransmitPath _path;
+    private readonly byte[] _segment = new byte[TransmitPath.MaxPacket + TagLength];
+
+    public TransmitOffload(E1000Device device, TransmitPath path)
+    {
+        _device = device;
+        _path = path;
+    }
+
+    /// <summary>TSO packets the port was handed whole.</summary>
+    public long HandedToPort { get; private set; }
+
+    /// <summary>
+    /// Finishes and sends the packet at <paramref name="buffer"/>[<paramref name="offset"/>..], which
+    /// has at least <see cref="TagLength"/> bytes of headroom for a VLAN tag.
+    /// </summary>
+    public void Send(byte[] buffer, int offset, int length, in TransmitRequest request, in TransmitContext context)
+    {
+        var packet = buffer.AsSpan(offset, length);
+        if (request.Segment)
+        {
+            SendSegmented(buffer, offset, length, request, context);
+            return;
+        }
+        if (request.Extended)
+        {
+            // TCP/UDP first: an IP range "to the end" (IPCSE = 0) then covers the finished transport checksum.
+            if ((request.Options & TransmitDescriptor.PoptsTxsm) != 0)
+                Insert(packet, context.TransportStart, context.TransportOffset, context.TransportEnd);
+            if ((request.Options & TransmitDescriptor.PoptsIxsm) != 0)
+                Insert(packet, context.IpStart, context.IpOffset, context.IpEnd);
+        }
+        else if (request.LegacyChecksum)
+        {
+            Insert(packet, request.LegacyStart, request.LegacyOffset, 0);
+        }
+        _path.Emit(Tag(buffer, offset, length, request));
+    }
+
+    private void Insert(Span<byte> packet, int start, int offset, int end)
+    {
+        if (!ChecksumOffload.TryInsert(packet, start, offset, end))
+        {
+            // The frame still goes out, with whatever the driver put in the field (as hardware would).
+            _device.Counters.TxErrors++;
+            _device.Faults.Warn(_device.Log, "transmit checksum fields outside the packet", (ulong)start << 32 | (uint)offset);
+        }
+    }
+
+    /// <summary>Inserts VET + SPECIAL after the source address (SDM 3.3.8) by moving the 12 address bytes into the headroom.</summary>
+    private Span<byte> Tag(byte[] buffer, int offset, int length, in TransmitRequest request)
+    {
+        if (!request.InsertVlan || length < MacAddressesLength) return buffer.AsSpan(offset, length);
+        var frame = buffer.AsSpan(offset - TagLength, length + TagLength);
+        buffer.AsSpan(offset, MacAddressesLength).CopyTo(frame);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[MacAddressesLength..], (ushort)_device.Registers.Get(Vet));
+        BinaryPrimitives.WriteUInt16BigEndian(frame[(MacAddressesLength + 2)..], request.Special);
+        return frame;
+    }
+
+    private void SendSegmented(byte[] buffer, int offset, int length, in TransmitRequest request, in TransmitContext context)
+    {
+        var frame = Tag(buffer, offset, length, request);
+        int headerLength = context.HeaderLength + (frame.Length - length);
+        var stats = _device.Statistics;
+
+        const PortCapabilities gso = PortCapabilities.Segmentation | PortCapabilities.Checksum;
+        if (context.Tcp && !_device.LoopbackActive && (_device.PortCapabilities & gso) == gso
+            && TryPrepareForPort(frame, headerLength, context.Mss, out var offload))
+        {
+            HandedToPort++;
+            CountSegments(frame, headerLength, context.Mss);
+            stats.Increment(Statistics.Tsctc);
+            _device.SendToPort(frame, offload);
+            return;
+        }
+
+        var sink = new Emitter(_path);
+        var status = TcpSegmenter.Segment(frame, headerLength, context.Mss, _segment, ref sink, out int segments);
+        _device.Counters.TxSegments += segments;
+        if (status == OffloadStatus.Ok)
+        {
+            stats.Increment(Statistics.Tsctc);
+            return;
+        }
+        stats.Increment(Statistics.Tsctfc);
+        _device.Counters.TxErrors++;
+        _device.Faults.Warn(_device.Log, "TSO packet refused (status, HDRLEN, MSS)", (ulong)status << 32 | (ulong)headerLength << 16 | context.Mss);
+    }
+
+    /// <summary>
+    /// Turns the driver's TSO packet into what a GSO port expects (virtio 1.2, 5.1.6.2 and Linux
+    /// tcp_gso_segment): the e1000 driver leaves the IPv4 total length and header checksum zero and
+    /// seeds the TCP checksum with a pseudo-header sum without length (Linux e1000_tso); a GSO packet
+    /// carries its real lengths, a valid IP header checksum and the pseudo-header sum including the
+    /// whole TCP length. False (nothing changed) if the headers do not parse as TCP or disagree with HDRLEN.
+    /// </summary>
+    private static bool TryPrepareForPort(Span<byte> frame, int headerLength, ushort mss, out FrameOffload offload)
+    {
+        offload = default;
+        if (mss == 0 || FrameHeaders.TryParse(frame, out var h) != OffloadStatus.Ok || !h.IsTcp
+            || h.HeaderLength != headerLength || frame.Length <= headerLength
+            || (frame.Length - headerLength + mss - 1) / mss > TcpSegmenter.DefaultMaxSegments)
+            return false;
+        int l3 = h.NetworkOffset, l4 = h.TransportOffset;
+        if (h.IsIPv4)
+        {
+            if (frame.Length - l3 > 0xFFFF) return false;
+            var ip = frame.Slice(l3, h.NetworkHeaderLength);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(frame.Length - l3));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip));
+        }
+        else
+        {
+            if (frame.Length - l4 > 0xFFFF) return false;
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 4)..], (ushort)(frame.Length - l4));
+        }
+        uint pseudo = h.PseudoHeaderSum(frame, frame.Length - l4);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[(l4 + 16)..], InternetChecksum.Fold(pseudo));
+        offload = new FrameOffload(
+            NeedsChecksum: true, ChecksumStart: (ushort)l4, ChecksumOffset: 16,
+            GsoType: h.IsIPv4 ? GsoType.TcpV4 : GsoType.TcpV6, HeaderLength: (ushort)headerLength, SegmentSize: mss);
+        return true;
+    }
+
+    /// <summary>The statistics of the segments the port will put on the wire for this packet.</summary>
+    private void CountSegments(ReadOnlySpan<byte> frame, int headerLength, int mss)
+    {
+        int payload = frame.Length - headerLength;
+        int segments = 0;
+        // Bounded: at most 64 KiB / MSS iterations, MSS >= 1.
+        for (int done = 0; done < payload; done += mss, segments++)
+            _device.Statistics.CountTransmitted(frame, headerLength + Math.Min(mss, payload - done) + Statistics.FcsLength);
+        _device.Counters.TxSegments += segments;
+    }
+
+    private readonly struct Emitter(TransmitPath path) : ISegmentSink
+    {
+        public bool OnSegment(ReadOnlySpan<byte> segment)
+        {
+            path.Emit(segment);
+            return true;
+        }
+    }
+}
