@@ -14,8 +14,6 @@ internal static class SocketAddressText
         _ => endPoint.ToString() ?? "(unknown)",
     };
 
-    public static AddressFamily Family(EndPoint endPoint) => endPoint.AddressFamily;
-
     public static ProtocolType Protocol(EndPoint endPoint, SocketType type) => endPoint is UnixDomainSocketEndPoint
         ? ProtocolType.Unspecified
         : type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp;

@@ -168,11 +168,14 @@ public sealed class StreamPort : IPort
         switch (result)
         {
             case StreamSendResult.Sent:
-            case StreamSendResult.Queued:
                 break;
             case StreamSendResult.QueuedFirst:
+                // The thread polls for POLLOUT only while a backlog exists: tell it one does now.
                 StreamCounters.CountBackloggedSend();
                 _io?.Wake();
+                break;
+            case StreamSendResult.Queued:
+                StreamCounters.CountBackloggedSend();
                 break;
             case StreamSendResult.Full:
                 StreamCounters.CountBacklogDrop();
@@ -183,7 +186,6 @@ public sealed class StreamPort : IPort
                 Counters.CountSendFailure();
                 return false;
         }
-        if (result == StreamSendResult.Queued) StreamCounters.CountBackloggedSend();
         Counters.CountSent(frame.Length);
         return true;
     }
