@@ -135,9 +135,10 @@ public sealed class PcapngWriter : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="interfaceId"/> was not returned by <see cref="AddInterface"/>.</exception>
     public bool WritePacket(int interfaceId, ReadOnlySpan<byte> frame, CaptureDirection direction)
     {
-        long timestamp = _options.TimeProvider.GetUtcNow().UtcTicks;
         lock (_gate)
         {
+            // Read under the lock so packets of different threads are in time order in the file.
+            long timestamp = _options.TimeProvider.GetUtcNow().UtcTicks;
             if ((uint)interfaceId >= (uint)_interfaces.Count)
                 throw new ArgumentOutOfRangeException(nameof(interfaceId), interfaceId, "Not an interface of this writer.");
             if (_disposed || _fault is not null)
