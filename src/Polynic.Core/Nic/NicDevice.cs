@@ -62,7 +62,12 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     public void Attach(IPciDeviceContext context)
     {
         _context = context;
-        lock (Sync) OnAttached();
+        lock (Sync)
+        {
+            OnAttached();
+            // A port attached before the PCI function existed: its link state is applied now.
+            if (Port is not null) OnLinkChanged(PortLinkUp);
+        }
     }
 
     /// <inheritdoc/>
@@ -106,6 +111,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
             {
                 if (PortLinkUp == up) return;
                 PortLinkUp = up;
+                if (_context is null) return;
                 Context.Log.LogInformation("Port {Port} link {State}", Port?.Name, up ? "up" : "down");
                 OnLinkChanged(up);
             }

@@ -1,0 +1,155 @@
+using System.Text.RegularExpressions;
+using Polynic.Core.Nic;
+using Polynic.EndToEnd.Tests.Network;
+using Polynic.Personalities.E1000;
+
+namespace Polynic.EndToEnd.Tests.E1000;
+
+/// <summary>Polynic's 82540EM driven by Debian's stock e1000 driver, traffic through a tap into a namespace.</summary>
+[Collection(RealGuests.Name)]
+public sealed partial class E1000GuestTests(RigFixture rig)
+{
+    private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:a1:b2:c3");
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    private Task<NicRig<E1000Device>> StartAsync(string name, int mtu = 1500) =>
+        NicRig<E1000Device>.StartAsync(rig.Rig, new E1000Device(new NicSettings(Mac)), name, mtu);
+
+    [Fact]
+    public async Task Probe_is_clean_link_is_up_and_ping_and_counters_agree()
+    {
+        await using var r = await StartAsync("e1000-probe");
+        await r.ConfigureGuestAsync();
+        var dmesg = await r.Guest.RunCheckedAsync("dmesg", TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain("EEPROM", dmesg);
+        Assert.DoesNotContain("did not detect valid phy", dmesg);
+        Assert.Contains("Intel(R) PRO/1000 Network Connection", dmesg);
+        Assert.Contains("NIC Link is Up 1000 Mbps Full Duplex", dmesg);
+        Assert.Equal(Mac.ToString(), (await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/address", TimeSpan.FromSeconds(5))).Trim());
+        var ethtool = await r.Guest.RunCheckedAsync("ethtool eth0", TimeSpan.FromSeconds(10));
+        Assert.Contains("Link detected: yes", ethtool);
+        Assert.Contains("Speed: 1000Mb/s", ethtool);
+
+        var before = await StatisticsAsync(r);
+        var ping = await r.Guest.RunCheckedAsync($"ping -c 100 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1));
+        Assert.Contains("100 packets transmitted, 100 packets received", ping);
+        var after = await StatisticsAsync(r);
+
+        // 100 echo requests out and 100 replies in, plus at most a few ARP/ND frames either way.
+        Assert.InRange(after["tx_packets"] - before["tx_packets"], 100, 110);
+        Assert.InRange(after["rx_packets"] - before["rx_packets"], 100, 110);
+        Assert.InRange(after["tx_bytes"] - before["tx_bytes"], 100 * 98, 110 * 98 + 10 * 64);
+        Assert.Equal(0, after["rx_errors"] + after["tx_errors"] + after["rx_missed_errors"]);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [Fact]
+    public async Task Ethtool_offline_self_test_passes_every_test()
+    {
+        await using var r = await StartAsync("e1000-selftest");
+        await r.ConfigureGuestAsync();
+        var result = await r.Guest.RunAsync("ethtool -t eth0 offline", TimeSpan.FromMinutes(2));
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("The test result is PASS", result.Output);
+        foreach (var test in new[] { "Register test", "Eeprom test", "Interrupt test", "Loopback test", "Link test" })
+            Assert.Matches(new Regex($@"{test}\s+\(offline\)\s+0"), result.Output);
+        // The device must be usable again after the self-test's resets.
+        await r.ConfigureGuestAfterResetAsync();
+        Assert.Contains(" 0% packet loss", await r.Guest.RunCheckedAsync($"ping -c 5 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Iperf3_both_directions_and_64_MiB_files_both_ways_arrive_intact()
+    {
+        await using var r = await StartAsync("e1000-bulk");
+        await r.ConfigureGuestAsync();
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        var up = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5", Long);
+        var down = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5 -R", Long);
+        Assert.Matches(ReceiverRate(), up);
+        Assert.Matches(ReceiverRate(), down);
+
+        // Host -> guest: busybox httpd in the namespace serves a random file; the guest fetches it.
+        await r.Peer.RunToolAsync($"dd if=/dev/urandom of={r.Peer.ScratchInRoot}/blob bs=1M count=64 2>/dev/null");
+        var hostSum = Sha(await r.Peer.RunToolAsync($"sha256sum {r.Peer.ScratchInRoot}/blob"));
+        r.Peer.StartTool($"busybox httpd -f -p 8080 -h {r.Peer.ScratchInRoot}");
+        await Task.Delay(300);
+        var guestSum = Sha(await r.Guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{r.PeerAddress}:8080/blob && sha256sum /tmp/blob", Long));
+        Assert.Equal(hostSum, guestSum);
+
+        // Guest -> host: the guest serves its own random file; the namespace fetches it.
+        await r.Guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=64 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
+        var sent = Sha(await r.Guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
+        var received = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
+        Assert.Equal(sent, received);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [Fact]
+    public async Task Vlan_subinterface_and_mtu_9000_work_end_to_end()
+    {
+        await using var r = await StartAsync("e1000-vlan", mtu: 9000);
+        await r.ConfigureGuestAsync(mtu: 9000);
+        var jumbo = await r.Guest.RunCheckedAsync($"ping -c 5 -s 8972 -M do -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(60));
+        Assert.Contains("5 packets transmitted, 5 packets received", jumbo);
+
+        await r.Peer.RunAsync($"ip link add link {r.TapName} name v42 type vlan id 42 && ip addr add 10.78.{r.Subnet}.1/24 dev v42 && ip link set v42 up");
+        await r.Guest.RunCheckedAsync($"ip link add link eth0 name eth0.42 type vlan id 42 && ip addr add 10.78.{r.Subnet}.2/24 dev eth0.42 && ip link set eth0.42 up", TimeSpan.FromSeconds(10));
+        var vlanPing = await r.Guest.RunCheckedAsync($"ping -c 10 -i 0.05 -W 2 10.78.{r.Subnet}.1", TimeSpan.FromSeconds(60));
+        Assert.Contains("10 packets transmitted, 10 packets received", vlanPing);
+        var vlanJumbo = await r.Guest.RunCheckedAsync($"ping -c 3 -s 8000 -W 2 10.78.{r.Subnet}.1", TimeSpan.FromSeconds(60));
+        Assert.Contains("3 packets transmitted, 3 packets received", vlanJumbo);
+    }
+
+    [Fact]
+    public async Task Receive_filter_follows_multicast_membership_allmulti_and_promiscuous_mode()
+    {
+        await using var r = await StartAsync("e1000-filter");
+        await r.ConfigureGuestAsync();
+        await r.Peer.RunAsync($"ip route add 224.0.0.0/4 dev {r.TapName}");
+        // A frame to a group the guest did not join is dropped by the NIC's filter.
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")));
+        // Joining 01:00:5e:01:02:03 (the MAC of 239.1.2.3) programs the multicast table.
+        await r.Guest.RunCheckedAsync("ip maddr add 01:00:5e:01:02:03 dev eth0", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")), 5, 6);
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")));
+        await r.Guest.RunCheckedAsync("ip link set eth0 allmulticast on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")), 5, 6);
+        await r.Guest.RunCheckedAsync("ip link set eth0 allmulticast off", TimeSpan.FromSeconds(5));
+
+        // Unicast to another station's MAC: only seen in promiscuous mode.
+        await r.Peer.RunAsync($"ip neigh replace 10.77.{r.Subnet}.99 lladdr 02:00:00:00:00:99 dev {r.TapName}");
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => r.Peer.RunAsync($"ping -c 5 -i 0.05 -W 1 10.77.{r.Subnet}.99", check: false)));
+        await r.Guest.RunCheckedAsync("ip link set eth0 promisc on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => r.Peer.RunAsync($"ping -c 5 -i 0.05 -W 1 10.77.{r.Subnet}.99", check: false)), 5, 6);
+    }
+
+    private static Task SendMulticastAsync<T>(NicRig<T> r, string group) where T : NicDevice =>
+        r.Peer.RunToolAsync($"for i in 1 2 3 4 5; do echo hello | busybox nc -u -w 1 {group} 5000; done", TimeSpan.FromSeconds(30), check: false);
+
+    /// <summary>Frames the guest kernel received on eth0 while <paramref name="action"/> ran.</summary>
+    private static async Task<long> ReceivedAfterAsync<T>(NicRig<T> r, Func<Task> action) where T : NicDevice
+    {
+        long before = await RxPacketsAsync(r);
+        await action();
+        await Task.Delay(300);
+        return await RxPacketsAsync(r) - before;
+    }
+
+    private static async Task<long> RxPacketsAsync<T>(NicRig<T> r) where T : NicDevice =>
+        long.Parse((await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/statistics/rx_packets", TimeSpan.FromSeconds(5))).Trim());
+
+    private static async Task<Dictionary<string, long>> StatisticsAsync<T>(NicRig<T> r) where T : NicDevice
+    {
+        var text = await r.Guest.RunCheckedAsync("ethtool -S eth0", TimeSpan.FromSeconds(10));
+        return text.Split('\n').Select(l => l.Split(':', 2)).Where(p => p.Length == 2 && long.TryParse(p[1].Trim(), out _))
+            .ToDictionary(p => p[0].Trim(), p => long.Parse(p[1].Trim()));
+    }
+
+    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
+
+    [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
+    private static partial Regex ReceiverRate();
+}
