@@ -83,6 +83,12 @@ internal sealed class TransmitOffload
         var frame = Tag(buffer, offset, length, request);
         int headerLength = context.HeaderLength + (frame.Length - length);
         var stats = _device.Statistics;
+        if (context.HeaderLength == 0)
+        {
+            // HDRLEN is mandatory for TSE (SDM 3.3.6); 0 would let the segmenter guess the headers.
+            Refuse(OffloadStatus.HeaderLengthMismatch, 0, context.Mss);
+            return;
+        }
 
         const PortCapabilities gso = PortCapabilities.Segmentation | PortCapabilities.Checksum;
         if (context.Tcp && !_device.LoopbackActive && (_device.PortCapabilities & gso) == gso
@@ -103,9 +109,14 @@ internal sealed class TransmitOffload
             stats.Increment(Statistics.Tsctc);
             return;
         }
-        stats.Increment(Statistics.Tsctfc);
+        Refuse(status, headerLength, context.Mss);
+    }
+
+    private void Refuse(OffloadStatus status, int headerLength, ushort mss)
+    {
+        _device.Statistics.Increment(Statistics.Tsctfc);
         _device.Counters.TxErrors++;
-        _device.Faults.Warn(_device.Log, "TSO packet refused (status, HDRLEN, MSS)", (ulong)status << 32 | (ulong)headerLength << 16 | context.Mss);
+        _device.Faults.Warn(_device.Log, "TSO packet refused (status, HDRLEN, MSS)", (ulong)status << 32 | (ulong)headerLength << 16 | mss);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public class ProbeTests : IDisposable
         Assert.Contains(bars, b => b is { Index: 0, Kind: BarKind.Memory32, Size: 128 * 1024 });
         Assert.Contains(bars, b => b is { Index: 1, Kind: BarKind.Io, Size: 64 });
         Assert.NotEqual(0ul, _rig.Io);
+        Assert.Equal(_rig.Read(Status), _rig.MmioRead(Status));   // BAR0 decodes on the bus
     }
 
     [Fact]

@@ -141,7 +141,7 @@ public class ReceiveTests : IDisposable
     [Fact]
     public void Jumbo_frame_is_dropped_whole_when_not_enough_descriptors_are_free()
     {
-        _rig.SetupRx(4, RctlEn | RctlBam | RctlLpe | RctlBsex | 3u << RctlBsizeShift);
+        _rig.SetupRx(8, RctlEn | RctlBam | RctlLpe | RctlBsex | 3u << RctlBsizeShift);
         _rig.Write(Rdt, 2);   // two descriptors: 8 KiB, not enough for 9022 bytes
         _rig.Inject(Frames.Raw(E1000Rig.Mac, 9018));
         Assert.Equal(0u, _rig.Read(Rdh));

@@ -51,8 +51,23 @@ public sealed class E1000Rig : IDisposable
     public InterruptLog Interrupts => Machine.Interrupts(Slot);
     public bool IntxAsserted => Machine.Function(Slot).Interrupts.IntxPinAsserted;
 
-    public uint Read(uint register) => Machine.MmioRead(Mmio + register);
-    public void Write(uint register, uint value) => Machine.MmioWrite(Mmio + register, value);
+    // BAR0 accesses go straight to the function: the machine's bus decode (PciFunction.TryDecode) boxes an
+    // enumerator per access, which would hide the device's own allocations. The I/O window goes through the bus.
+    public uint Read(uint register)
+    {
+        Span<byte> b = stackalloc byte[4];
+        if (!Machine.Function(Slot).ReadBar(0, register, b)) return uint.MaxValue;
+        return BinaryPrimitives.ReadUInt32LittleEndian(b);
+    }
+
+    public void Write(uint register, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        Machine.Function(Slot).WriteBar(0, register, b);
+    }
+
+    public uint MmioRead(uint register) => Machine.MmioRead(Mmio + register);
     public uint IoRead(uint port) => Machine.IoRead(Io + port);
     public void IoWrite(uint port, uint value) => Machine.IoWrite(Io + port, value);
     public Span<byte> Ram(ulong address, int length) => Machine.Ram.Span(address, length);
@@ -78,6 +93,7 @@ public sealed class E1000Rig : IDisposable
     /// <summary>A transmit ring of <paramref name="count"/> descriptors, head = tail = 0, TCTL.EN|PSP.</summary>
     public void SetupTx(int count = 256, uint tctl = 0x0003_F0FA)
     {
+        if (count % 8 != 0) throw new ArgumentException("TDLEN is a multiple of 128 bytes: 8 descriptors.");
         TxCount = count;
         TxTail = 0;
         Ram(TxRing, count * 16).Clear();
@@ -90,8 +106,9 @@ public sealed class E1000Rig : IDisposable
     }
 
     /// <summary>A receive ring of <paramref name="count"/> descriptors with buffers, all but one handed to the NIC, RCTL as given.</summary>
-    public void SetupRx(int count = 256, uint rctl = E1000Bits.RctlEn | E1000Bits.RctlBam, bool enableFilterMac = true)
+    public void SetupRx(int count = 256, uint rctl = E1000Bits.RctlEn | E1000Bits.RctlBam)
     {
+        if (count % 8 != 0) throw new ArgumentException("RDLEN is a multiple of 128 bytes: 8 descriptors.");
         RxCount = count;
         RxNext = 0;
         Write(Rctl, rctl & ~E1000Bits.RctlEn);
