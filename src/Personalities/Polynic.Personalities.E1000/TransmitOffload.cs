@@ -92,7 +92,7 @@ internal sealed class TransmitOffload
 
         const PortCapabilities gso = PortCapabilities.Segmentation | PortCapabilities.Checksum;
         if (context.Tcp && !_device.LoopbackActive && (_device.PortCapabilities & gso) == gso
-            && TryPrepareForPort(frame, headerLength, context.Mss, out var offload))
+            && GsoFrame.TryPrepareTcp(frame, headerLength, context.Mss, out var offload))
         {
             HandedToPort++;
             CountSegments(frame, headerLength, context.Mss);
@@ -117,42 +117,6 @@ internal sealed class TransmitOffload
         _device.Statistics.Increment(Statistics.Tsctfc);
         _device.Counters.TxErrors++;
         _device.Faults.Warn(_device.Log, "TSO packet refused (status, HDRLEN, MSS)", (ulong)status << 32 | (ulong)headerLength << 16 | mss);
-    }
-
-    /// <summary>
-    /// Turns the driver's TSO packet into what a GSO port expects (virtio 1.2, 5.1.6.2 and Linux
-    /// tcp_gso_segment): the e1000 driver leaves the IPv4 total length and header checksum zero and
-    /// seeds the TCP checksum with a pseudo-header sum without length (Linux e1000_tso); a GSO packet
-    /// carries its real lengths, a valid IP header checksum and the pseudo-header sum including the
-    /// whole TCP length. False (nothing changed) if the headers do not parse as TCP or disagree with HDRLEN.
-    /// </summary>
-    private static bool TryPrepareForPort(Span<byte> frame, int headerLength, ushort mss, out FrameOffload offload)
-    {
-        offload = default;
-        if (mss == 0 || FrameHeaders.TryParse(frame, out var h) != OffloadStatus.Ok || !h.IsTcp
-            || h.HeaderLength != headerLength || frame.Length <= headerLength
-            || (frame.Length - headerLength + mss - 1) / mss > TcpSegmenter.DefaultMaxSegments)
-            return false;
-        int l3 = h.NetworkOffset, l4 = h.TransportOffset;
-        if (h.IsIPv4)
-        {
-            if (frame.Length - l3 > 0xFFFF) return false;
-            var ip = frame.Slice(l3, h.NetworkHeaderLength);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(frame.Length - l3));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip));
-        }
-        else
-        {
-            if (frame.Length - l4 > 0xFFFF) return false;
-            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 4)..], (ushort)(frame.Length - l4));
-        }
-        uint pseudo = h.PseudoHeaderSum(frame, frame.Length - l4);
-        BinaryPrimitives.WriteUInt16BigEndian(frame[(l4 + 16)..], InternetChecksum.Fold(pseudo));
-        offload = new FrameOffload(
-            NeedsChecksum: true, ChecksumStart: (ushort)l4, ChecksumOffset: 16,
-            GsoType: h.IsIPv4 ? GsoType.TcpV4 : GsoType.TcpV6, HeaderLength: (ushort)headerLength, SegmentSize: mss);
-        return true;
     }
 
     /// <summary>The statistics of the segments the port will put on the wire for this packet.</summary>
