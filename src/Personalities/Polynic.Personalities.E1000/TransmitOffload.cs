@@ -44,8 +44,10 @@ internal sealed class TransmitOffload
         }
         if (request.Extended)
         {
+            bool transport = (request.Options & TransmitDescriptor.PoptsTxsm) != 0;
+            if (transport && TrySendPartial(buffer, offset, length, request, context)) return;
             // TCP/UDP first: an IP range "to the end" (IPCSE = 0) then covers the finished transport checksum.
-            if ((request.Options & TransmitDescriptor.PoptsTxsm) != 0)
+            if (transport)
                 Insert(packet, context.TransportStart, context.TransportOffset, context.TransportEnd);
             if ((request.Options & TransmitDescriptor.PoptsIxsm) != 0)
                 Insert(packet, context.IpStart, context.IpOffset, context.IpEnd);
@@ -56,6 +58,33 @@ internal sealed class TransmitOffload
         }
         _path.Emit(Tag(buffer, offset, length, request));
     }
+
+    /// <summary>
+    /// A TCP/UDP checksum "from TUCSS to the end" is exactly a virtio partial checksum: a port that
+    /// completes checksums gets the frame as it is, with the driver's pseudo-header seed in the field
+    /// (Linux e1000_tx_csum leaves the same seed virtio expects). Only without an IP checksum request,
+    /// loopback or a transport end, and only for a field inside the packet.
+    /// </summary>
+    private bool TrySendPartial(byte[] buffer, int offset, int length, in TransmitRequest request, in TransmitContext context)
+    {
+        if ((request.Options & TransmitDescriptor.PoptsIxsm) != 0 || context.TransportEnd != 0 || _device.LoopbackActive
+            || (_device.PortCapabilities & PortCapabilities.Checksum) == 0
+            || context.TransportOffset < context.TransportStart || context.TransportOffset + 2 > length
+            || length < TransmitPath.MinFrame)
+            return false;
+        var frame = Tag(buffer, offset, length, request);
+        int shift = frame.Length - length;
+        var offload = new FrameOffload(
+            NeedsChecksum: true, ChecksumStart: (ushort)(context.TransportStart + shift),
+            ChecksumOffset: (ushort)(context.TransportOffset - context.TransportStart), GsoType: GsoType.None, HeaderLength: 0, SegmentSize: 0);
+        PartialToPort++;
+        _device.Statistics.CountTransmitted(frame, frame.Length + Statistics.FcsLength);
+        _device.SendToPort(frame, offload);
+        return true;
+    }
+
+    /// <summary>Frames whose transport checksum the port completed.</summary>
+    public long PartialToPort { get; private set; }
 
     private void Insert(Span<byte> packet, int start, int offset, int end)
     {

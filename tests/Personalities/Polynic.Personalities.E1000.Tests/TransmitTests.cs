@@ -107,6 +107,27 @@ public class TransmitTests : IDisposable
     }
 
     [Fact]
+    public void Transport_checksum_is_left_to_a_port_that_completes_checksums()
+    {
+        _rig.Dispose();
+        _rig = new E1000Rig(attachPort: false);
+        var port = new RecordingPort(PortCapabilities.Checksum);
+        _rig.Nic.AttachPort(port);
+        _rig.SetupTx(16);
+        var frame = Frames.Tcp(Frames.Peer, E1000Rig.Mac, new byte[500]);
+        var ip = frame.AsSpan(14, 20);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(50), Frames.Fold(Frames.PseudoSum(ip, 6, frame.Length - 34)));
+        ContextDescriptor(ipcss: 0, ipcso: 0, ipcse: 0, tucss: 34, tucso: 50, tucse: 0, tucmd: ContextTcp, payloadLength: 0, hdrLen: 0, mss: 0);
+        frame.CopyTo(_rig.Ram(0x60_0000, frame.Length));
+        _rig.QueueTx(0x60_0000, (uint)frame.Length | CmdDext | DtypData | CmdEop | CmdRs, (uint)PoptsTxsm << 8);
+        _rig.Doorbell();
+        var (sent, offload) = Assert.Single(port.Sent);
+        Assert.Equal(frame, sent);
+        Assert.Equal(new FrameOffload(true, 34, 16, GsoType.None, 0, 0), offload);
+        Assert.Equal(1u, _rig.Read(Statistics.Gptc));
+    }
+
+    [Fact]
     public void Ip_checksum_offload_fills_in_the_header_checksum()
     {
         _rig.SetupTx(16);
