@@ -3,19 +3,33 @@ using System.Runtime.InteropServices;
 namespace Polynic.Ports.Switching;
 
 /// <summary>
-/// A bounded multi-producer, single-consumer ring of frames in preallocated slots: Dmitry
-/// Vyukov's bounded queue, where each cell's sequence number says whose turn it is. Producers
-/// (the NIC threads forwarding to this port) claim a cell with one compare-and-swap, copy the
-/// frame in and publish it; the port's delivery thread reads cells in order without locks.
-/// Nothing is allocated after construction.
+/// A bounded multi-producer, single-consumer ring of frames in preallocated slots. Producers (the
+/// NIC threads forwarding to this port) claim a position with one compare-and-swap, copy the
+/// frame into its slot and publish it by writing the slot's sequence number; the port's delivery
+/// thread reads slots in order without locks and hands a whole batch back at once. Nothing is
+/// allocated after construction.
 /// </summary>
+/// <remarks>
+/// The consumer publishes how far it got (<c>_tail</c>) once per batch, and producers test for
+/// room against a cached copy of it, rereading the real one only when the cache says full. A ring
+/// that is full therefore costs the consumer one contended cache line per batch, not one per
+/// frame: producers hammering a full ring must not slow down the thread that empties it.
+/// </remarks>
 internal sealed class EgressRing
 {
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private struct PaddedPosition
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct ProducerSide
     {
-        // Alone on its cache lines, so producers and the consumer do not false-share.
-        [FieldOffset(64)] public long Value;
+        // Each group alone on its cache lines, so producers and the consumer do not false-share.
+        [FieldOffset(64)] public long Head;
+        [FieldOffset(72)] public long CachedTail;
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct ConsumerSide
+    {
+        [FieldOffset(64)] public long Tail;      // published: slots before it are free
+        [FieldOffset(128)] public long Position; // consumer-private: next slot to read
     }
 
     private readonly long[] _sequences;
@@ -23,15 +37,14 @@ internal sealed class EgressRing
     private readonly byte[] _storage;
     private readonly int _slotSize;
     private readonly int _mask;
-    private PaddedPosition _enqueue;
-    private PaddedPosition _dequeue;
+    private ProducerSide _producers;
+    private ConsumerSide _consumer;
 
     public EgressRing(int capacity, int slotSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         capacity = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity);
         _sequences = new long[capacity];
-        for (int i = 0; i < capacity; i++) _sequences[i] = i;
         _lengths = new int[capacity];
         _storage = GC.AllocateUninitializedArray<byte>(checked(capacity * slotSize), pinned: true);
         _slotSize = slotSize;
@@ -42,54 +55,52 @@ internal sealed class EgressRing
 
     public int SlotSize => _slotSize;
 
-    /// <summary>Frames published and not yet released (a snapshot).</summary>
-    public int Count => (int)(Volatile.Read(ref _enqueue.Value) - Volatile.Read(ref _dequeue.Value));
+    /// <summary>Frames claimed and not yet handed back by the consumer (a snapshot).</summary>
+    public int Count => (int)(Volatile.Read(ref _producers.Head) - Volatile.Read(ref _consumer.Tail));
 
-    /// <summary>Claims the next cell; false if the ring is full. The claim must be <see cref="Publish"/>ed.</summary>
+    /// <summary>Claims the next slot; false if the ring is full. The claim must be <see cref="Publish"/>ed.</summary>
     public bool TryClaim(out long position)
     {
-        long claim = Volatile.Read(ref _enqueue.Value);
+        long head = Volatile.Read(ref _producers.Head);
         while (true)
         {
-            long sequence = Volatile.Read(ref _sequences[(int)claim & _mask]);
-            long turn = sequence - claim;
-            if (turn == 0)
+            if (head - Volatile.Read(ref _producers.CachedTail) > _mask)
             {
-                long seen = Interlocked.CompareExchange(ref _enqueue.Value, claim + 1, claim);
-                if (seen == claim)
+                // Only ever a value read from Tail, which grows: a stale cache is merely conservative.
+                long tail = Volatile.Read(ref _consumer.Tail);
+                Volatile.Write(ref _producers.CachedTail, tail);
+                if (head - tail > _mask)
                 {
-                    position = claim;
-                    return true;
+                    position = 0;
+                    return false;
                 }
-                claim = seen;
             }
-            else if (turn < 0)
+            long seen = Interlocked.CompareExchange(ref _producers.Head, head + 1, head);
+            if (seen == head)
             {
-                position = 0;
-                return false; // the consumer has not released this cell yet: full
+                position = head;
+                return true;
             }
-            else
-            {
-                claim = Volatile.Read(ref _enqueue.Value);
-            }
+            head = seen;
         }
     }
 
-    /// <summary>The cell of a claimed position, <see cref="SlotSize"/> bytes.</summary>
-    public Span<byte> Cell(long position) => _storage.AsSpan(((int)position & _mask) * _slotSize, _slotSize);
+    /// <summary>The slot of a claimed position, <see cref="SlotSize"/> bytes.</summary>
+    public Span<byte> Slot(long position) => _storage.AsSpan(((int)position & _mask) * _slotSize, _slotSize);
 
-    /// <summary>Makes a claimed cell holding <paramref name="length"/> bytes visible to the consumer.</summary>
+    /// <summary>Makes a claimed slot holding <paramref name="length"/> bytes visible to the consumer.</summary>
     public void Publish(long position, int length)
     {
         int index = (int)position & _mask;
         _lengths[index] = length;
+        // Positions never repeat, so position + 1 cannot be mistaken for a previous lap's value.
         Volatile.Write(ref _sequences[index], position + 1);
     }
 
     /// <summary>The oldest published frame, if any (consumer only).</summary>
     public bool TryPeek(out ReadOnlySpan<byte> frame)
     {
-        long position = _dequeue.Value;
+        long position = _consumer.Position;
         int index = (int)position & _mask;
         if (Volatile.Read(ref _sequences[index]) != position + 1)
         {
@@ -100,20 +111,18 @@ internal sealed class EgressRing
         return true;
     }
 
-    /// <summary>Gives the cell of the frame last peeked back to the producers (consumer only).</summary>
-    public void Release()
-    {
-        long position = _dequeue.Value;
-        Volatile.Write(ref _sequences[(int)position & _mask], position + _mask + 1);
-        Volatile.Write(ref _dequeue.Value, position + 1);
-    }
+    /// <summary>Moves past the frame last peeked (consumer only); its slot is reused after <see cref="Commit"/>.</summary>
+    public void Advance() => _consumer.Position++;
+
+    /// <summary>Hands every slot advanced past back to the producers (consumer only).</summary>
+    public void Commit() => Volatile.Write(ref _consumer.Tail, _consumer.Position);
 
     /// <summary>Whether a published frame waits (consumer only).</summary>
     public bool HasFrame
     {
         get
         {
-            long position = _dequeue.Value;
+            long position = _consumer.Position;
             return Volatile.Read(ref _sequences[(int)position & _mask]) == position + 1;
         }
     }

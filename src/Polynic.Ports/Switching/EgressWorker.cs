@@ -110,9 +110,11 @@ internal sealed class EgressWorker
             }
             bytes += frame.Length;
             frames++;
-            _ring.Release();
+            _ring.Advance();
         }
-        if (frames > 0) _port.Counters.CountOut(frames, bytes);
+        if (frames == 0) return 0;
+        _ring.Commit();
+        _port.Counters.CountOut(frames, bytes);
         return frames;
     }
 

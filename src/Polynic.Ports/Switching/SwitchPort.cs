@@ -191,11 +191,11 @@ public sealed class SwitchPort : IPort
             Counters.CountQueueFull();
             return false;
         }
-        var cell = _ring.Cell(position);
-        frame[..VlanTag.AddressesLength].CopyTo(cell);
-        if (tag) VlanTag.Write(cell[VlanTag.AddressesLength..], tci);
-        body.CopyTo(cell[headerLength..]);
-        if (padded > length) cell[length..padded].Clear();
+        var slot = _ring.Slot(position);
+        frame[..VlanTag.AddressesLength].CopyTo(slot);
+        if (tag) VlanTag.Write(slot[VlanTag.AddressesLength..], tci);
+        body.CopyTo(slot[headerLength..]);
+        if (padded > length) slot[length..padded].Clear();
         _ring.Publish(position, padded);
         worker.Notify();
         return true;
