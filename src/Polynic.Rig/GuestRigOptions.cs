@@ -31,7 +31,7 @@ public sealed record GuestRigOptions
 
     /// <summary>Packages installed into the root besides QEMU and the kernel: the initramfs draws its tools from them.</summary>
     public IReadOnlyList<string> RootPackages { get; init; } =
-        ["busybox-static", "iperf3", "ethtool", "pciutils", "pci.ids", "cpio", "kmod", "xz-utils", "zstd"];
+        ["busybox-static", "iperf3", "ethtool", "pciutils", "pci.ids", "cpio", "kmod", "xz-utils", "zstd", "iproute2", "iputils-ping"];
 
     /// <summary>Free space required before a cold build starts.</summary>
     public long RequiredFreeBytes { get; init; } = 3L << 30;
