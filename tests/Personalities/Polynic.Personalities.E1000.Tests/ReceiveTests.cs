@@ -72,6 +72,32 @@ public class ReceiveTests : IDisposable
     }
 
     [Fact]
+    public void Multicast_groups_in_receive_address_entries_are_accepted_like_linux_set_rx_mode_programs_them()
+    {
+        _rig.SetupRx(64);
+        MacAddress[] groups =
+        [
+            MacAddress.FromUInt64(0x33_33_00_00_00_01), MacAddress.FromUInt64(0x01_00_5E_00_00_01),
+            MacAddress.FromUInt64(0x33_33_FF_12_34_56), MacAddress.FromUInt64(0x01_00_5E_01_02_03),
+        ];
+        // e1000_set_rx_mode: RAR[1..] get the group addresses (low, flush, high|AV), the rest are cleared, MTA written top down.
+        for (int i = 0; i < groups.Length; i++)
+        {
+            var (low, high) = groups[i].ToLowHigh();
+            _rig.Write(Ral + 8 * (uint)(i + 1), low);
+            _rig.Write(Rah + 8 * (uint)(i + 1), high | RahAddressValid);
+        }
+        for (int i = groups.Length + 1; i < 15; i++)
+        {
+            _rig.Write(Ral + 8 * (uint)i, 0);
+            _rig.Write(Rah + 8 * (uint)i, 0);
+        }
+        for (int i = 127; i >= 0; i--) _rig.Write(Mta + 4 * (uint)i, 0);
+        foreach (var g in groups) Assert.True(Delivered(Frames.Raw(g, 98)), g.ToString());
+        Assert.False(Delivered(Frames.Raw(MacAddress.FromUInt64(0x01_00_5E_09_09_09), 98)));
+    }
+
+    [Fact]
     public void Vlan_tag_is_stripped_into_special_when_vme_is_set()
     {
         _rig.SetupRx(16);
