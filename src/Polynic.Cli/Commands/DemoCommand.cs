@@ -5,29 +5,41 @@ using Polynic.Rig;
 
 namespace Polynic.Cli.Commands;
 
-/// <summary><c>polynic demo</c>: the main job — a real guest driving a Polynic device, end to end.</summary>
+/// <summary><c>polynic demo</c>: the main job, end to end with real guests.</summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
-        var keep = new Option<bool>("--keep-logs") { Description = "Keep the guest's work directory (serial log) after the demo." };
+        var scenario = new Argument<string>("scenario")
+        {
+            Description = "lan (default): two guests on a Polynic switch; diagnostic: one guest driving the diagnostic PCI function.",
+            DefaultValueFactory = _ => "lan",
+        };
+        scenario.AcceptOnlyFromAmong("lan", "diagnostic");
+        var captureDirectory = new Option<DirectoryInfo>("--capture-dir")
+        {
+            Description = "Where the lan demo writes its pcapng capture.",
+            DefaultValueFactory = _ => new DirectoryInfo("/var/tmp/polynic"),
+        };
         var command = new Command("demo",
-            "Prepare the guest rig if needed, serve a Polynic diagnostic device over vfio-user, boot a Linux guest under QEMU against it, and show it working.");
-        command.Options.Add(keep);
+            "Prepare the guest rig if needed, serve Polynic NICs over vfio-user, boot real Linux guests under QEMU against them, show traffic and counters, clean up.");
+        command.Arguments.Add(scenario);
+        command.Options.Add(captureDirectory);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggerFactory = Logging.Create(LogLevel.Warning);
             try
             {
-                var report = await DiagnosticTour.RunAsync(Console.Out, loggerFactory, parse.GetValue(keep), cancellationToken);
-                return report.Passed ? 0 : 1;
+                return parse.GetValue(scenario) == "diagnostic"
+                    ? (await DiagnosticTour.RunAsync(Console.Out, loggerFactory, false, cancellationToken)).Passed ? 0 : 1
+                    : await LanDemo.RunAsync(Console.Out, loggerFactory, parse.GetValue(captureDirectory)!.FullName, cancellationToken) ? 0 : 1;
             }
             catch (RigPrerequisiteException e)
             {
                 Console.Error.WriteLine($"polynic demo: {e.Message}");
                 return 2;
             }
-            catch (Exception e) when (e is RigException or IOException)
+            catch (Exception e) when (e is RigException or IOException or OperationCanceledException)
             {
                 Console.Error.WriteLine($"polynic demo failed: {e.Message}");
                 return 1;

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Polynic.Cli.Serving;
+using Polynic.Management.Configuration;
+using Polynic.Management.Hosting;
 
 namespace Polynic.Cli.Commands;
 
@@ -9,43 +11,49 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "Server configuration (XML, schema: schemas/polynic-config.xsd)." };
         var devices = new Option<string[]>("--device", "-d")
         {
-            Description = "A device to serve: KIND:SOCKET[,key=value...], e.g. diagnostic:/tmp/diag0.sock. Repeat for more devices.",
-            Arity = ArgumentArity.OneOrMore,
-            Required = true,
+            Description = "A device to serve without a configuration file: PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=..]. Repeat for more.",
+            Arity = ArgumentArity.ZeroOrMore,
         };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every client connection and protocol error in detail." };
-        var command = new Command("serve", "Serve Polynic devices to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log at debug level." };
+        var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
+        command.Options.Add(config);
         command.Options.Add(devices);
         command.Options.Add(verbose);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            List<DeviceSpec> specs;
+            PolynicConfiguration configuration;
             try
             {
-                specs = parse.GetValue(devices)!.Select(DeviceSpec.Parse).ToList();
+                var file = parse.GetValue(config);
+                var specs = parse.GetValue(devices) ?? [];
+                if (file is null == (specs.Length == 0))
+                    throw new FormatException("give either --config FILE or one or more --device specifications.");
+                configuration = file is not null ? ConfigurationLoader.Load(file.FullName) : DeviceSpec.ToConfiguration(specs);
             }
-            catch (FormatException e)
+            catch (Exception e) when (e is FormatException or ConfigurationException)
             {
                 Console.Error.WriteLine($"polynic serve: {e.Message}");
                 return 2;
             }
             using var loggerFactory = Logging.Create(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
-            DeviceHost host;
+            ServerHost host;
             try
             {
-                host = await DeviceHost.StartAsync(specs, loggerFactory, cancellationToken);
+                host = await ServerHost.StartAsync(configuration, loggerFactory, cancellationToken);
             }
-            catch (Exception e) when (e is FormatException or IOException or ArgumentException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or ArgumentException or KeyNotFoundException or InvalidOperationException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"polynic serve: {e.Message}");
                 return 1;
             }
             await using (host)
             {
-                foreach (var s in host.Servers)
-                    Console.WriteLine($"serving {s.Function.Name} ({s.Function.Definition.Identity}) on {s.SocketPath}");
+                foreach (var f in host.Functions)
+                    Console.WriteLine($"serving {f.Name} ({f.Personality}, {f.Function.Definition.Identity}) on {f.Server.SocketPath}{(f.Port is null ? "" : $", port {f.Port.Name}")}");
+                if (host.CaptureFile is { } capture) Console.WriteLine($"capturing to {capture}");
                 Console.WriteLine("ready; Ctrl-C stops");
                 try
                 {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Polynic.Cli.Serving;
+using Polynic.Management.Hosting;
 using Polynic.Personalities.Diagnostic;
 using Polynic.Rig;
 using Polynic.Rig.Guests;
@@ -35,14 +36,14 @@ internal static class DiagnosticTour
 
         output.WriteLine("1/4 Preparing the guest rig (cached after the first run)...");
         var rig = new GuestRig();
-        await rig.EnsurePreparedAsync(new Progress<string>(line => output.WriteLine($"    {line}")), cancellationToken);
+        await rig.EnsurePreparedAsync(new LineProgress(output), cancellationToken);
 
         var socketDirectory = Directory.CreateTempSubdirectory("polynic-demo-");
         try
         {
             var socket = Path.Combine(socketDirectory.FullName, "diag0.sock");
             output.WriteLine($"2/4 Serving the Polynic diagnostic function on {socket}");
-            await using var host = await DeviceHost.StartAsync([DeviceSpec.Parse($"diagnostic:{socket}")], loggerFactory, cancellationToken);
+            await using var host = await ServerHost.StartAsync(DeviceSpec.ToConfiguration([$"diagnostic:{socket}"]), loggerFactory, cancellationToken);
 
             output.WriteLine("3/4 Booting a Linux guest under QEMU (TCG) with -device vfio-user-pci...");
             var boot = Stopwatch.StartNew();
@@ -84,7 +85,7 @@ internal static class DiagnosticTour
             bool same = bytes.AsSpan().SequenceEqual(DiagnosticPattern.Create(seed, 8192));
             Check("DMA", same, same ? "8 KiB pattern written by Polynic read back intact by the guest" : "pattern differs");
 
-            var server = host.Servers[0];
+            var server = host.Functions[0];
             Check("counters", server.Function.RefusedDmaCount == 0 && server.Function.Interrupts.DroppedCount == 0,
                 $"refused DMA {server.Function.RefusedDmaCount}, dropped interrupts {server.Function.Interrupts.DroppedCount}");
         }

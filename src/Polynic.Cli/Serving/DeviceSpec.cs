@@ -1,18 +1,21 @@
+using Polynic.Core.Nic;
+using Polynic.Management.Configuration;
+
 namespace Polynic.Cli.Serving;
 
 /// <summary>
-/// One device to serve, as written on the command line: <c>KIND:SOCKET[,key=value...]</c>,
-/// e.g. <c>diagnostic:/run/polynic/diag0.sock</c>.
+/// A device given on the command line instead of in a configuration file:
+/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
 /// </summary>
-internal sealed record DeviceSpec(string Kind, string SocketPath, IReadOnlyDictionary<string, string> Settings)
+internal static class DeviceSpec
 {
-    public static DeviceSpec Parse(string text)
+    public static NicConfiguration Parse(string text, int index)
     {
         int colon = text.IndexOf(':');
         if (colon <= 0 || colon == text.Length - 1)
-            throw new FormatException($"'{text}' is not KIND:SOCKET[,key=value...] (for example diagnostic:/tmp/diag0.sock).");
-        var kind = text[..colon];
+            throw new FormatException($"'{text}' is not PERSONALITY:SOCKET[,key=value...] (for example e1000:/tmp/nic0.sock,tap=pn0).");
         var parts = text[(colon + 1)..].Split(',');
+        if (!Path.IsPathRooted(parts[0])) throw new FormatException($"socket path '{parts[0]}' in '{text}' must be absolute.");
         var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var part in parts.Skip(1))
         {
@@ -20,7 +23,19 @@ internal sealed record DeviceSpec(string Kind, string SocketPath, IReadOnlyDicti
             if (eq <= 0) throw new FormatException($"'{part}' in '{text}' is not key=value.");
             settings[part[..eq]] = part[(eq + 1)..];
         }
-        if (!Path.IsPathRooted(parts[0])) throw new FormatException($"socket path '{parts[0]}' in '{text}' must be absolute.");
-        return new DeviceSpec(kind, parts[0], settings);
+        foreach (var key in settings.Keys.Except(["mac", "tap", "name"], StringComparer.OrdinalIgnoreCase))
+            throw new FormatException($"unknown setting '{key}' in '{text}' (known: mac, tap, name).");
+        var mac = settings.TryGetValue("mac", out var m)
+            ? (MacAddress.TryParse(m, out var parsed) ? parsed : throw new FormatException($"'{m}' is not a MAC address."))
+            : NicSettings.ForIndex(index).Mac;
+        PortConfiguration port = settings.TryGetValue("tap", out var tap)
+            ? new TapPortConfiguration(tap, VnetHeader: true, BringUp: true)
+            : new UnpluggedPortConfiguration();
+        var personality = text[..colon];
+        var name = settings.TryGetValue("name", out var n) ? n : $"{personality}{index}";
+        return new NicConfiguration(name, personality, parts[0], mac, null, port, null, 0);
     }
+
+    public static PolynicConfiguration ToConfiguration(IEnumerable<string> specs) =>
+        new("command line", null, [], specs.Select(Parse).ToList());
 }
