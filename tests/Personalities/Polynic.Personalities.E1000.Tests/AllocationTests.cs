@@ -41,12 +41,18 @@ public class AllocationTests
         }
 
         Round(2000);
-        long rx = rig.Nic.Counters.RxFrames, tx = rig.Wire.Count;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Round(10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(10_000, rig.Nic.Counters.RxFrames - rx);
-        Assert.Equal(10_000, rig.Wire.Count - tx);
+        // Up to three measured rounds, best one counts: a one-off runtime allocation on this thread (tiered JIT)
+        // shows in one round at most, a per-frame allocation in every round.
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+        {
+            long rx = rig.Nic.Counters.RxFrames, tx = rig.Wire.Count;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Round(10_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(10_000, rig.Nic.Counters.RxFrames - rx);
+            Assert.Equal(10_000, rig.Wire.Count - tx);
+        }
         Assert.Equal(0, allocated);
     }
 }

@@ -21,16 +21,17 @@ public sealed class E1000Rig : IDisposable
     public const ulong RxBuffers = 0x40_0000;
     public const int RxBufferStride = 16 * 1024;
 
-    public E1000Rig(PortCapabilities wireCapabilities = PortCapabilities.None, Machine? machine = null, ManualTime? time = null, bool attachPort = true)
+    public E1000Rig(PortCapabilities wireCapabilities = PortCapabilities.None, Machine? machine = null, ManualTime? time = null, bool attachPort = true,
+        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline)
     {
         Time = time ?? new ManualTime();
         Machine = machine ?? new Machine(ramSize: 16 << 20);
-        Nic = new E1000Device(new NicSettings(Mac), Time);
+        Nic = systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time);
         Slot = Machine.Plug(Nic, $"e1000-{Machine.GetHashCode():x}-{Guid.NewGuid():N}");
         var bars = Machine.Enumerate(Slot);
         Mmio = bars[0];
         Io = bars[1];
-        Pair = new PortPair(new PortPairOptions { CapabilitiesA = wireCapabilities });
+        Pair = new PortPair(new PortPairOptions { CapabilitiesA = wireCapabilities, Delivery = delivery, QueueCapacity = 4096 });
         Pair.B.Start(Wire);
         if (attachPort) Nic.AttachPort(Pair.A);
     }
