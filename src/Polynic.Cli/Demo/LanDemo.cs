@@ -25,11 +25,13 @@ internal static partial class LanDemo
 
         var work = Directory.CreateTempSubdirectory("polynic-demo-");
         Directory.CreateDirectory(captureDirectory);
+        // Keep only the latest demo's capture: a demo run captures a few hundred megabytes of headers.
+        foreach (var old in Directory.EnumerateFiles(captureDirectory, "polynic-demo-*.pcapng")) File.Delete(old);
         var capture = Path.Combine(captureDirectory, $"polynic-demo-{DateTime.Now:yyyyMMdd-HHmmss}.pcapng");
         try
         {
             var configuration = new PolynicConfiguration("demo",
-                new CaptureConfiguration(capture, 64L << 20, 2),
+                new CaptureConfiguration(capture, 512L << 20, 2, SnapLength: 96),
                 [new SwitchConfiguration("lan0", TimeSpan.FromMinutes(5))],
                 [
                     Nic("vm1", work.FullName, "52:54:00:de:00:01"),

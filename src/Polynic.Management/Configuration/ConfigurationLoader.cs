@@ -61,7 +61,7 @@ public static class ConfigurationLoader
     private static PolynicConfiguration Build(XElement root, string name, List<ConfigurationError> errors)
     {
         CaptureConfiguration? capture = root.Element(Ns + "capture") is { } c
-            ? new CaptureConfiguration((string)c.Attribute("file")!, Long(c, "maxMegabytes", 100) << 20, (int)Long(c, "files", 4))
+            ? new CaptureConfiguration((string)c.Attribute("file")!, Long(c, "maxMegabytes", 100) << 20, (int)Long(c, "files", 4), (int)Long(c, "snapLength", 262144))
             : null;
         var switches = root.Elements(Ns + "switch")
             .Select(s => new SwitchConfiguration((string)s.Attribute("name")!, TimeSpan.FromSeconds(Long(s, "agingSeconds", 300))))

@@ -10,7 +10,7 @@ public sealed record PolynicConfiguration(
     IReadOnlyList<NicConfiguration> Nics);
 
 /// <summary>One pcapng file recording every NIC's port.</summary>
-public sealed record CaptureConfiguration(string File, long MaxBytes, int Files);
+public sealed record CaptureConfiguration(string File, long MaxBytes, int Files, int SnapLength = 262144);
 
 /// <summary>A Polynic L2 switch.</summary>
 public sealed record SwitchConfiguration(string Name, TimeSpan Aging);

@@ -15,7 +15,7 @@ namespace Polynic.Management.Hosting;
 /// <summary>Builds the port stack of one NIC from its configuration: the port itself, then fault injection, then capture outermost (so the capture shows what the NIC sent and saw).</summary>
 internal static class PortFactory
 {
-    public static IPort? Create(NicConfiguration nic, IReadOnlyDictionary<string, L2Switch> switches, PcapngWriter? capture, ILoggerFactory loggers)
+    public static IPort? Create(NicConfiguration nic, IReadOnlyDictionary<string, L2Switch> switches, PcapngWriter? capture, int snapLength, ILoggerFactory loggers)
     {
         var log = loggers.CreateLogger($"Polynic.Port.{nic.Name}");
         IPort? port = nic.Port switch
@@ -50,7 +50,7 @@ internal static class PortFactory
                     Settings = new FaultSettings { Outbound = direction, Inbound = direction, LinkDown = f.LinkDown },
                 });
             }
-            if (capture is not null) port = new CapturePort(port, capture, nic.Name);
+            if (capture is not null) port = new CapturePort(port, capture, nic.Name, snapLength);
             return port;
         }
         catch

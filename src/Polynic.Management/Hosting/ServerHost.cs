@@ -68,7 +68,7 @@ public sealed class ServerHost : IAsyncDisposable
     {
         var device = PersonalityCatalog.Create(nic.Personality, new NicSettings(nic.Mac));
         var function = new PciFunction(device, nic.Name, loggers);
-        var port = PortFactory.Create(nic, host._switches, host._capture, loggers);
+        var port = PortFactory.Create(nic, host._switches, host._capture, host.Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, loggers);
         try
         {
             if (port is not null)
