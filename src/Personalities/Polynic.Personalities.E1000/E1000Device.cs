@@ -108,6 +108,7 @@ public sealed partial class E1000Device : NicDevice
         if (bar == 0) Registers.Read(offset, data);
         else if (bar == 1) _io.Read(offset, data);
         else data.Clear();
+        Counters.UnknownRegisterAccesses = Registers.UnknownReads + Registers.UnknownWrites;
     }
 
     /// <inheritdoc/>
@@ -115,6 +116,7 @@ public sealed partial class E1000Device : NicDevice
     {
         if (bar == 0) Registers.Write(offset, data);
         else if (bar == 1) _io.Write(offset, data);
+        Counters.UnknownRegisterAccesses = Registers.UnknownReads + Registers.UnknownWrites;
     }
 
     /// <inheritdoc/>
@@ -192,7 +194,10 @@ public sealed partial class E1000Device : NicDevice
                 _ => StatusSpeed1000,
             };
         }
-        bool fullDuplex = (ctrl & CtrlFrcDpx) != 0 ? (ctrl & CtrlFd) != 0 : mii.FullDuplex || !mii.EffectiveLinkUp || mii.Speed == LinkSpeed.None;
+        bool fullDuplex;
+        if ((ctrl & CtrlFrcDpx) != 0) fullDuplex = (ctrl & CtrlFd) != 0;
+        else if (mii.EffectiveLinkUp && mii.Speed != LinkSpeed.None) fullDuplex = mii.FullDuplex;
+        else fullDuplex = true;   // looping back without a resolved link: the PHY's forced 1000/full
         return StatusLu | speed | StatusAsdv1000 | (fullDuplex ? StatusFd : 0);
     }
 

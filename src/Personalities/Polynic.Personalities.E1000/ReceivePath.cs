@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Polynic.Core.Memory;
 using Polynic.Core.Nic.Dma;
+using Polynic.Core.Nic.Filtering;
 using static Polynic.Personalities.E1000.E1000Bits;
 using static Polynic.Personalities.E1000.E1000Registers;
 
@@ -8,7 +9,7 @@ namespace Polynic.Personalities.E1000;
 
 /// <summary>
 /// The receive DMA engine (8254x SDM 3.2): takes a frame from the wire or from loopback, applies
-/// RCTL (enable, length limits, filters through the core's <see cref="Polynic.Core.Nic.Filtering.ReceiveFilter"/>),
+/// RCTL (enable, length limits, filters through the core's <see cref="ReceiveFilter"/>),
 /// strips the VLAN tag when CTRL.VME is set, checks checksums (<see cref="ReceiveChecksum"/>), and
 /// writes the frame into as many descriptors as its length needs, DD last, EOP on the last one.
 /// </summary>
@@ -87,7 +88,7 @@ internal sealed class ReceivePath
         }
 
         var verdict = _device.Filter.Accept(frame);
-        if (!Polynic.Core.Nic.Filtering.ReceiveFilterResultExtensions.IsAccepted(verdict))
+        if (!verdict.IsAccepted())
         {
             counters.CountRejected(verdict);
             return;
