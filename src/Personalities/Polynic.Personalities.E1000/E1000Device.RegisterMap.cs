@@ -49,14 +49,18 @@ public sealed partial class E1000Device
         r.Declare(Imc, "IMC", access: WO, onWrite: (_, in w) => Causes.Disable(w.Written));
 
         // Receive (SDM 13.4.22-13.4.33).
-        r.Declare(Rctl, "RCTL", writeMask: 0x06DF_B3FE, onWrite: (_, in _) => SyncReceiveControl());
+        r.Declare(Rctl, "RCTL", writeMask: 0x06DF_B3FE, onWrite: (_, in w) =>
+        {
+            SyncReceiveControl();
+            if ((w.NewValue & ~w.OldValue & RctlEn) != 0) Receiver.Drain();
+        });
         r.Declare(Fcrtl, "FCRTL", writeMask: 0x8000_FFF8);
         r.Declare(Fcrth, "FCRTH", writeMask: 0x0000_FFF8);
         r.Declare(Rdbal, "RDBAL", writeMask: 0xFFFF_FFF0);
         r.Declare(Rdbah, "RDBAH");
         r.Declare(Rdlen, "RDLEN", writeMask: 0x000F_FF80);
         r.Declare(Rdh, "RDH", writeMask: 0xFFFF);
-        r.Declare(Rdt, "RDT", writeMask: 0xFFFF);
+        r.Declare(Rdt, "RDT", writeMask: 0xFFFF, onWrite: (_, in _) => Receiver.Drain());
         // FPD (bit 31) is write-only: it flushes the receive timer and is not stored.
         r.Declare(Rdtr, "RDTR", writeMask: 0xFFFF, onWrite: (_, in w) =>
         {

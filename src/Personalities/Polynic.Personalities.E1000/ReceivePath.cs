@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Polynic.Core.Memory;
+using Polynic.Core.Nic;
 using Polynic.Core.Nic.Dma;
 using Polynic.Core.Nic.Filtering;
 using static Polynic.Personalities.E1000.E1000Bits;
@@ -15,9 +16,12 @@ namespace Polynic.Personalities.E1000;
 /// </summary>
 /// <remarks>
 /// Descriptors are available from RDH up to, not including, RDT; RDH == RDT means none. A frame
-/// that does not fit in the available descriptors is dropped whole (RNBC, MPC, ICR.RXO), never
-/// written in part. Indices beyond the ring and unreadable descriptors are counted and drop the
-/// frame. The frame path allocates nothing: one preallocated buffer holds the frame as delivered.
+/// that does not fit in the available descriptors waits in the receive packet buffer
+/// (<see cref="FrameFifo"/>, sized by PBA, 48 KiB by default) and counts in RNBC; it goes to
+/// the guest, in order, when the driver moves RDT. When the packet buffer is full too, the frame
+/// is missed (MPC, ICR.RXO). A frame is never written in part. Indices beyond the ring count as
+/// "no descriptors"; unreadable descriptors are counted and drop the frame. The frame path
+/// allocates nothing: one preallocated buffer holds the frame as delivered.
 /// </remarks>
 internal sealed class ReceivePath
 {
@@ -41,10 +45,37 @@ internal sealed class ReceivePath
     private readonly E1000Device _device;
     private readonly DescriptorRing _ring = new(16);
     private readonly byte[] _buffer = new byte[MaxLongFrame + FcsLength];
+    private readonly FrameFifo _packetBuffer = new(64 * 1024);
 
     public ReceivePath(E1000Device device) => _device = device;
 
-    public void Reset() => _ring.Reset();
+    /// <summary>Frames waiting in the packet buffer for descriptors.</summary>
+    public int Waiting => _packetBuffer.Count;
+
+    public void Reset()
+    {
+        _ring.Reset();
+        _packetBuffer.Clear();
+    }
+
+    /// <summary>
+    /// The driver posted descriptors (RDT write) or enabled the receiver: frames waiting in the
+    /// packet buffer go to the guest, oldest first, as far as descriptors reach. Bounded by the
+    /// number of waiting frames.
+    /// </summary>
+    public void Drain()
+    {
+        uint rctl = _device.Registers.Get(Rctl);
+        if ((rctl & RctlEn) == 0) return;
+        while (_packetBuffer.TryPeek(out var data, out ulong tag))
+        {
+            var meta = Meta.From(tag);
+            var outcome = Deliver(data, rctl, meta.Status, meta.Errors, meta.Special);
+            if (outcome == Outcome.NoDescriptors) return;
+            if (outcome == Outcome.Delivered) Delivered(data[..Math.Min(meta.FrameLength, data.Length)], meta.WireLength);
+            _packetBuffer.TryDequeue();
+        }
+    }
 
     /// <summary>A frame from the port. While looping back, the MAC is isolated from the wire and drops it.</summary>
     public void FromWire(ReadOnlySpan<byte> frame)
@@ -128,13 +159,34 @@ internal sealed class ReceivePath
             length += FcsLength;
         }
 
-        if (Deliver(_buffer.AsSpan(0, length), rctl, status, errors, special))
+        var data = _buffer.AsSpan(0, length);
+        if (_packetBuffer.Count == 0)
         {
-            counters.CountDelivered(frame);
-            _device.Statistics.CountDelivered(frame, wireLength);
-            _device.Moderation.FrameReceived(regs.Get(Rdtr), regs.Get(Radv));
+            var outcome = Deliver(data, rctl, status, errors, special);
+            if (outcome == Outcome.Delivered) Delivered(frame, wireLength);
+            if (outcome != Outcome.NoDescriptors) return;
+        }
+        // No descriptors now (or frames already wait ahead of this one): hold it in the packet buffer.
+        _device.Statistics.Increment(Statistics.Rnbc);
+        _packetBuffer.Limit = PacketBufferBytes(regs.Get(Pba));
+        if (!_packetBuffer.TryEnqueue(data, new Meta(status, errors, special, frame.Length, wireLength).ToTag()))
+        {
+            counters.RxNoBuffer++;
+            _device.Statistics.Increment(Statistics.Mpc);
+            _device.Causes.Raise(IcrRxo);
         }
     }
+
+    private void Delivered(ReadOnlySpan<byte> frame, int wireLength)
+    {
+        var regs = _device.Registers;
+        _device.Counters.CountDelivered(frame);
+        _device.Statistics.CountDelivered(frame, wireLength);
+        _device.Moderation.FrameReceived(regs.Get(Rdtr), regs.Get(Radv));
+    }
+
+    /// <summary>PBA bits 15:0: the receive share of the 82540's 64 KiB packet buffer, in KiB.</summary>
+    private static int PacketBufferBytes(uint pba) => (int)Math.Min(pba & 0xFFFF, 64) * 1024;
 
     private static int MaxLength(uint rctl, bool tagged)
     {
@@ -150,16 +202,12 @@ internal sealed class ReceivePath
         return size switch { 1 => 1024, 2 => 512, 3 => 256, _ => 2048 };
     }
 
-    private bool Deliver(ReadOnlySpan<byte> data, uint rctl, byte status, byte errors, ushort special)
+    private enum Outcome { Delivered, NoDescriptors, Failed }
+
+    private Outcome Deliver(ReadOnlySpan<byte> data, uint rctl, byte status, byte errors, ushort special)
     {
         var regs = _device.Registers;
-        if (!SyncRing(out uint available) || available * (long)BufferSize(rctl) < data.Length)
-        {
-            _device.Counters.RxNoBuffer++;
-            _device.Statistics.CountNoBuffer();
-            _device.Causes.Raise(IcrRxo);
-            return false;
-        }
+        if (!SyncRing(out uint available) || available * (long)BufferSize(rctl) < data.Length) return Outcome.NoDescriptors;
 
         var dma = _device.Dma;
         int bufferSize = BufferSize(rctl);
@@ -176,7 +224,7 @@ internal sealed class ReceivePath
             {
                 Fault("receive descriptor outside guest memory", _ring.Base.Value + (ulong)_ring.Head * 16);
                 regs.Set(Rdh, _ring.Head);
-                return false;
+                return Outcome.Failed;
             }
             ulong address = BinaryPrimitives.ReadUInt64LittleEndian(raw);
             byte descriptorErrors = last ? errors : (byte)0;
@@ -199,7 +247,7 @@ internal sealed class ReceivePath
         }
 
         CheckThreshold(rctl);
-        return true;
+        return Outcome.Delivered;
     }
 
     /// <summary>ICR.RXDMT0 when the descriptors left for hardware drop to RDLEN / 2^(RDMTS+1) (SDM 13.4.22).</summary>
@@ -232,5 +280,13 @@ internal sealed class ReceivePath
     {
         _device.Counters.DescriptorFaults++;
         _device.Faults.Warn(_device.Log, what, detail);
+    }
+
+    /// <summary>What a frame waiting in the packet buffer needs for its descriptors and counters, packed into the FIFO's tag.</summary>
+    private readonly record struct Meta(byte Status, byte Errors, ushort Special, int FrameLength, int WireLength)
+    {
+        public ulong ToTag() => Status | (ulong)Errors << 8 | (ulong)Special << 16 | (ulong)(ushort)FrameLength << 32 | (ulong)(ushort)WireLength << 48;
+
+        public static Meta From(ulong tag) => new((byte)tag, (byte)(tag >> 8), (ushort)(tag >> 16), (ushort)(tag >> 32), (ushort)(tag >> 48));
     }
 }

@@ -99,13 +99,6 @@ internal sealed class Statistics
         Increment(SizeBin(Ptc64, lengthWithFcs));
     }
 
-    /// <summary>A frame was lost for want of receive descriptors: RNBC and MPC (8254x SDM 13.7: both count it).</summary>
-    public void CountNoBuffer()
-    {
-        Increment(Rnbc);
-        Increment(Mpc);
-    }
-
     private void CountGroup(ReadOnlySpan<byte> destination, uint broadcast, uint multicast)
     {
         if (destination.Length < MacAddress.Length || (destination[0] & 1) == 0) return;
