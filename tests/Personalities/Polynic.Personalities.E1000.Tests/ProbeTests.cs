@@ -82,6 +82,24 @@ public class ProbeTests : IDisposable
     }
 
     [Fact]
+    public void Eeprom_writes_like_ethtool_e_persist_across_resets_and_feed_ral0()
+    {
+        var eeprom = new EepromBitBang(_rig);
+        var words = eeprom.ReadAll(64);
+        ushort newWord0 = 0x5502;   // MAC 02:55:...
+        ushort checksum = (ushort)(words[0x3F] + words[0] - newWord0);
+        eeprom.Write(0, newWord0);
+        eeprom.Write(0x3F, checksum);
+        _rig.LinuxResetHw();
+        var after = eeprom.ReadAll(64);
+        ushort sum = 0;
+        foreach (var w in after) sum += w;
+        Assert.Equal(0xBABA, sum);
+        Assert.Equal(newWord0, after[0]);
+        Assert.Equal(0x5502u, _rig.Read(Ral) & 0xFFFF);
+    }
+
+    [Fact]
     public void Eecd_reports_present_64_words_and_grant_only_while_requested()
     {
         uint eecd = _rig.Read(Eecd);

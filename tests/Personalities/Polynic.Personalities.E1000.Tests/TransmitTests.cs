@@ -27,6 +27,17 @@ public class TransmitTests : IDisposable
     }
 
     [Fact]
+    public void Without_link_descriptors_still_complete_and_the_frame_counts_as_dropped()
+    {
+        _rig.SetupTx(16);
+        _rig.Pair.Disconnect();
+        uint index = _rig.TransmitLegacy(Frames.Raw(Frames.Peer, 100));
+        Assert.True(_rig.TxDone(index));
+        Assert.Empty(_rig.Wire.Frames);
+        Assert.Equal(1, _rig.Nic.Counters.TxDropped);
+    }
+
+    [Fact]
     public void Psp_pads_short_frames_to_60_bytes()
     {
         _rig.SetupTx(16);

@@ -23,6 +23,26 @@ public sealed class EepromBitBang(E1000Rig rig)
         return words;
     }
 
+    /// <summary>e1000_write_eeprom_microwire: EWEN, WRITE, wait for ready (DO high), EWDS.</summary>
+    public void Write(int word, ushort value)
+    {
+        Acquire();
+        ShiftOut(0x13, 5);
+        ShiftOut(0, 4);
+        Standby();
+        ShiftOut(0b101, 3);
+        ShiftOut((uint)word, 6);
+        ShiftOut(value, 16);
+        Standby();   // CS falls: the part programs the word
+        int polls = 0;
+        while ((rig.Read(Eecd) & EecdDo) == 0)
+            if (++polls > 200) throw new InvalidOperationException("EEPROM never became ready");
+        Standby();
+        ShiftOut(0x10, 5);
+        ShiftOut(0, 4);
+        Release();
+    }
+
     private void Acquire()
     {
         _eecd = rig.Read(Eecd);
