@@ -42,6 +42,9 @@ public sealed partial class E1000Device : NicDevice
     private InterruptCauses? _causes;
     private bool _reportedLinkUp;
 
+    /// <summary>How finely the system clock's timers can delay an interrupt (see <see cref="InterruptModeration"/>).</summary>
+    private static readonly TimeSpan SystemTimerResolution = TimeSpan.FromMilliseconds(1);
+
     /// <summary>Creates an 82540EM with station address <see cref="NicSettings.Mac"/>, on the system clock.</summary>
     public E1000Device(NicSettings settings) : this(settings, TimeProvider.System) { }
 
@@ -57,7 +60,8 @@ public sealed partial class E1000Device : NicDevice
         Statistics = new Statistics(Registers);
         _io = new IoWindow(Registers);
         Faults = new FaultLog(time);
-        Moderation = new InterruptModeration(time, Sync);
+        Moderation = new InterruptModeration(time, Sync,
+            timerResolution: ReferenceEquals(time, TimeProvider.System) ? SystemTimerResolution : TimeSpan.Zero);
         Transmitter = new TransmitPath(this);
         Receiver = new ReceivePath(this);
         ResetMac();

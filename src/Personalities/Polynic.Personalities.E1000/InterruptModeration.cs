@@ -39,8 +39,22 @@ internal sealed class InterruptModeration : IInterruptModeration, IDisposable
     private bool _throttleArmed;
     private volatile bool _throttleExpired;
 
-    public InterruptModeration(TimeProvider time, object sync)
+    private readonly long _timerResolutionNs;
+
+    /// <param name="time">The clock and timers.</param>
+    /// <param name="sync">The device lock delayed causes are raised under.</param>
+    /// <param name="timerResolution">
+    /// The finest delay the clock's timers can keep. A moderation interval shorter than this
+    /// is not timed at all: the interrupt is delivered at once. The OS timers behind
+    /// <see cref="TimeProvider.System"/> fire with about a millisecond of slack, while the
+    /// Linux driver's defaults ask for tens of microseconds (ITR ≈ 50 µs, TIDV 8 µs, TADV
+    /// 32 µs); timing those would turn a 50 µs hold-off into a millisecond of latency on
+    /// every ping, and a late interrupt costs the guest far more than an extra one (its NAPI
+    /// poll masks the interrupt while it works anyway).
+    /// </param>
+    public InterruptModeration(TimeProvider time, object sync, TimeSpan timerResolution = default)
     {
+        _timerResolutionNs = (long)timerResolution.TotalNanoseconds;
         _time = time;
         _sync = sync;
         _throttleTimer = time.CreateTimer(static s => ((InterruptModeration)s!).OnThrottleExpired(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -100,7 +114,8 @@ internal sealed class InterruptModeration : IInterruptModeration, IDisposable
     {
         long now = _time.GetTimestamp();
         uint interval = _throttleInterval;
-        if (interval == 0 || !_hasAsserted || _throttleExpired || ElapsedNs(_lastAssertion, now) >= interval * ThrottleUnitNs)
+        if (interval * ThrottleUnitNs < _timerResolutionNs ||
+            interval == 0 || !_hasAsserted || _throttleExpired || ElapsedNs(_lastAssertion, now) >= interval * ThrottleUnitNs)
         {
             _throttleExpired = false;
             _hasAsserted = true;
@@ -154,7 +169,12 @@ internal sealed class InterruptModeration : IInterruptModeration, IDisposable
 
         public void Event(uint packetDelay, uint absoluteDelay)
         {
-            if (packetDelay == 0) { Flush(force: true); return; }
+            // The packet timer decides when the cause fires; the absolute timer only caps it.
+            if (packetDelay == 0 || packetDelay * DelayUnitNs < _owner._timerResolutionNs)
+            {
+                Flush(force: true);
+                return;
+            }
             long now = _owner._time.GetTimestamp();
             _packetDeadline = now + Ticks(packetDelay);
             if (!_armed)
