@@ -28,3 +28,18 @@ public sealed record MsixCapability(int Vectors, int TableBar, uint TableOffset,
 
 /// <summary>PCI Power Management capability (PCI Bus Power Management Interface 1.2): D0 and D3hot.</summary>
 public sealed record PowerManagementCapability;
+
+/// <summary>
+/// A vendor-specific capability (PCI 3.0, section 6.7 and appendix H, capability ID 0x09): the
+/// core links it into the capability list and serves its bytes read-only. Virtio's PCI transport
+/// (virtio 1.2, 4.1.4) describes its register structures this way.
+/// </summary>
+/// <param name="Body">
+/// The capability from offset 2 on (after the ID and next pointer). By convention byte 0 of the body
+/// (offset 2 of the capability) is the capability length, which the caller sets; 1..252 bytes.
+/// </param>
+public sealed record VendorCapability(byte[] Body)
+{
+    /// <summary>Bytes the capability occupies in configuration space (ID, next pointer and body).</summary>
+    public int Length => 2 + Body.Length;
+}

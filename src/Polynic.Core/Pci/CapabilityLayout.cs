@@ -19,6 +19,9 @@ internal sealed class CapabilityLayout
     /// <summary>MSI Pending Bits register, when per-vector masking is offered.</summary>
     public int? MsiPending { get; }
 
+    /// <summary>Offsets of the vendor-specific capabilities, in declaration order.</summary>
+    public IReadOnlyList<int> Vendor { get; }
+
     public int End { get; }
 
     public CapabilityLayout(PciFunctionDefinition definition)
@@ -39,6 +42,13 @@ internal sealed class CapabilityLayout
             next = Align4(next + length);
         }
         if (definition.Msix is not null) { Msix = next; next += 12; }
+        var vendor = new int[definition.VendorCapabilities.Count];
+        for (int i = 0; i < vendor.Length; i++)
+        {
+            vendor[i] = next;
+            next = Align4(next + definition.VendorCapabilities[i].Length);
+        }
+        Vendor = vendor;
         End = next;
     }
 
@@ -48,6 +58,7 @@ internal sealed class CapabilityLayout
         if (PowerManagement is { } pm) yield return pm;
         if (Msi is { } msi) yield return msi;
         if (Msix is { } msix) yield return msix;
+        foreach (int v in Vendor) yield return v;
     }
 
     private static int Align4(int x) => (x + 3) & ~3;

@@ -40,4 +40,5 @@ internal static class ConfigRegisters
     public const byte CapabilityIdPowerManagement = 0x01;
     public const byte CapabilityIdMsi = 0x05;
     public const byte CapabilityIdMsix = 0x11;
+    public const byte CapabilityIdVendor = 0x09;
 }

@@ -155,6 +155,13 @@ public sealed partial class PciFunction
             _config.Define(x + 4, 4, msix.TableOffset | (uint)msix.TableBar);
             _config.Define(x + 8, 4, msix.PbaOffset | (uint)msix.PbaBar);
         }
+        for (int i = 0; i < _layout.Vendor.Count; i++)
+        {
+            int at = _layout.Vendor[i];
+            _config.Define(at, 1, CapabilityIdVendor);
+            var body = Definition.VendorCapabilities[i].Body;
+            for (int b = 0; b < body.Length; b++) _config.Define(at + 2 + b, 1, body[b]);
+        }
     }
 
     private static void OverlayDword(int offset, Span<byte> data, int at, uint value)

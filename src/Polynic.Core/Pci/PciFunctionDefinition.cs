@@ -22,6 +22,9 @@ public sealed record PciFunctionDefinition
     /// <summary>Power-management capability, if offered.</summary>
     public PowerManagementCapability? PowerManagement { get; init; }
 
+    /// <summary>Vendor-specific capabilities (ID 0x09), linked after the others in declaration order.</summary>
+    public IReadOnlyList<VendorCapability> VendorCapabilities { get; init; } = [];
+
     /// <summary>The BAR with this index, or null if the function does not implement it.</summary>
     public BarDefinition? FindBar(int index) => Bars.FirstOrDefault(b => b.Index == index);
 
@@ -52,6 +55,14 @@ public sealed record PciFunctionDefinition
                 && msix.PbaOffset < msix.TableOffset + msix.TableSize;
             if (overlap) throw new ArgumentException("MSI-X table and PBA overlap.");
         }
+        foreach (var vendor in VendorCapabilities)
+        {
+            if (vendor.Body.Length is < 1 or > 252)
+                throw new ArgumentException($"A vendor-specific capability body of {vendor.Body.Length} bytes must be 1..252.");
+        }
+        var layout = new CapabilityLayout(this);
+        if (layout.End > PciFunction.ConfigSpaceSize)
+            throw new ArgumentException($"The capabilities need {layout.End - ConfigRegisters.FirstCapability} bytes; configuration space has {PciFunction.ConfigSpaceSize - ConfigRegisters.FirstCapability} after the header.");
     }
 
     private void CheckMsixStructure(string what, int barIndex, uint offset, uint size)

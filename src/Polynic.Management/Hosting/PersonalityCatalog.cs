@@ -2,6 +2,7 @@ using Polynic.Core.Nic;
 using Polynic.Core.Pci;
 using Polynic.Personalities.Diagnostic;
 using Polynic.Personalities.E1000;
+using Polynic.Personalities.VirtioNet;
 
 namespace Polynic.Management.Hosting;
 
@@ -12,6 +13,7 @@ public static class PersonalityCatalog
     {
         ["diagnostic"] = _ => new DiagnosticDevice(),
         ["e1000"] = settings => new E1000Device(settings),
+        ["virtio-net"] = settings => new VirtioNetDevice(settings),
     };
 
     /// <summary>Known personality names, sorted.</summary>

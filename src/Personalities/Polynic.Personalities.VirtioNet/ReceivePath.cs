@@ -1,0 +1,162 @@
+using System.Buffers.Binary;
+using Polynic.Core.Memory;
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Filtering;
+using Polynic.Core.Virtio;
+
+namespace Polynic.Personalities.VirtioNet;
+
+/// <summary>
+/// Receive queues (virtio 1.2, 5.1.6.3-4): a frame accepted by the filter is written with its
+/// virtio_net_hdr into one chain, or with MRG_RXBUF across as many chains as it needs
+/// (num_buffers says how many). Frames wait in a FIFO while the chosen queue has no buffers.
+/// </summary>
+internal sealed class ReceivePath
+{
+    /// <summary>Bytes of frames held while the guest has no receive buffers (about 170 full frames).</summary>
+    public const int FifoBytes = 256 * 1024;
+
+    private readonly VirtioNetDevice _device;
+    private readonly FrameFifo _fifo = new(FifoBytes);
+    private readonly (ushort Head, uint Length)[] _used = new (ushort, uint)[VirtioNetDevice.QueueSize];
+    private readonly byte[] _header = new byte[NetHeader.Length];
+
+    public ReceivePath(VirtioNetDevice device) => _device = device;
+
+    private enum Outcome { Delivered, NoBuffer, Dropped }
+
+    public void Reset() => _fifo.Clear();
+
+    /// <summary>Frames waiting for receive buffers.</summary>
+    public int Waiting => _fifo.Count;
+
+    public void FromWire(ReadOnlySpan<byte> frame)
+    {
+        var counters = _device.Counters;
+        if (!_device.Transport.DriverOk) { Interlocked.Increment(ref counters.RxDisabled); return; }
+        var result = _device.Filter.Accept(frame);
+        if (!result.IsAccepted()) { counters.CountRejected(result); return; }
+        if (frame.Length > TransmitPath.MaxChain - NetHeader.Length) { Interlocked.Increment(ref counters.RxTooLong); return; }
+        int pair = SteerToPair(frame);
+        // Order is kept: while frames wait, new ones queue behind them.
+        if (_fifo.Count == 0 && Deliver(pair, frame) != Outcome.NoBuffer) return;
+        if (!_fifo.TryEnqueue(frame, (ulong)pair)) Interlocked.Increment(ref counters.RxNoBuffer);
+        _device.ReceiveQueue(pair).ArmNotification(_device.Memory);
+    }
+
+    /// <summary>The driver added receive buffers to pair <paramref name="pair"/>: deliver what waits.</summary>
+    public void Refilled(int pair)
+    {
+        var memory = _device.Memory;
+        // Bounded by the FIFO's frame count; stops at the first frame that still finds no buffer.
+        while (_fifo.TryPeek(out var frame, out ulong tag))
+        {
+            int target = (int)tag < _device.ActiveQueuePairs ? (int)tag : 0;
+            if (Deliver(target, frame) == Outcome.NoBuffer)
+            {
+                if (_device.ReceiveQueue(target).ArmNotification(memory)) continue;
+                return;
+            }
+            _fifo.TryDequeue();
+        }
+        _device.ReceiveQueue(pair).ArmNotification(memory);
+    }
+
+    /// <summary>A flow hash over the IPv4 addresses and ports, so a TCP flow stays on one queue (5.1.6.5.5 automatic steering).</summary>
+    private int SteerToPair(ReadOnlySpan<byte> frame)
+    {
+        int pairs = _device.ActiveQueuePairs;
+        if (pairs <= 1 || frame.Length < 38 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != 0x0800) return 0;
+        uint h = BinaryPrimitives.ReadUInt32BigEndian(frame[26..]) ^ BinaryPrimitives.ReadUInt32BigEndian(frame[30..])
+            ^ BinaryPrimitives.ReadUInt32BigEndian(frame[34..]);
+        h ^= h >> 16;
+        h *= 0x45D9F3B;
+        h ^= h >> 16;
+        return (int)(h % (uint)pairs);
+    }
+
+    private Outcome Deliver(int pair, ReadOnlySpan<byte> frame)
+    {
+        var queue = _device.ReceiveQueue(pair);
+        var memory = _device.Memory;
+        bool merge = _device.Has(VirtioNetFeatures.MrgRxbuf);
+        long total = NetHeader.Length + frame.Length;
+        long written = 0;
+        int buffers = 0;
+        GuestAddress headerAt = default;
+        // Bounded: every iteration pops a chain, at most the queue size of them.
+        while (written < total)
+        {
+            if (buffers == _used.Length) { queue.Unpop(buffers); return Drop("frame needs more buffers than the queue holds"); }
+            var status = queue.TryPop(memory, out var chain);
+            if (status == ChainStatus.Empty) { queue.Unpop(buffers); return Outcome.NoBuffer; }
+            if (status == ChainStatus.Broken) { queue.Unpop(buffers); return Drop("receive ring index beyond the queue size"); }
+            if (status == ChainStatus.Malformed || chain.ReadableCount != 0 || (buffers == 0 && chain.Segments[0].Length < NetHeader.Length))
+            {
+                // A chain the device cannot write a header into goes back empty (counted), like a malformed one.
+                _device.Counters.DescriptorFaults++;
+                _device.Faults.Warn(_device.Log, "malformed receive descriptor chain", chain.Head);
+                queue.PushUsed(memory, chain.Head, 0);
+                continue;
+            }
+            if (!merge && chain.WritableLength < total)
+            {
+                // Without MRG_RXBUF one chain must hold the whole frame (5.1.6.3.1).
+                queue.PushUsed(memory, chain.Head, 0);
+                Interlocked.Increment(ref _device.Counters.RxTooLong);
+                return Outcome.Dropped;
+            }
+            long offset = 0;
+            if (buffers == 0)
+            {
+                headerAt = chain.Segments[0].Address;
+                NetHeader.WriteReceived(_header, 1, dataValid: false);
+                if (chain.Scatter(memory, 0, _header) != NetHeader.Length) return ReturnEmpty(queue, buffers, chain.Head);
+                offset = NetHeader.Length;
+                written = NetHeader.Length;
+            }
+            long room = Math.Min(chain.WritableLength - offset, total - written);
+            var piece = frame.Slice((int)(written - NetHeader.Length), (int)room);
+            if (chain.Scatter(memory, offset, piece) != piece.Length) return ReturnEmpty(queue, buffers, chain.Head);
+            written += room;
+            _used[buffers++] = (chain.Head, (uint)(offset + room));
+        }
+        if (merge && buffers > 1)
+        {
+            Span<byte> count = stackalloc byte[2];
+            BinaryPrimitives.WriteUInt16LittleEndian(count, (ushort)buffers);
+            if (!headerAt.TryAdd(10, out var at) || !memory.TryWrite(at, count)) return ReturnEmpty(queue, buffers - 1, _used[buffers - 1].Head);
+        }
+        for (int i = 0; i < buffers; i++) queue.PushUsed(memory, _used[i].Head, _used[i].Length);
+        _device.Counters.CountDelivered(frame);
+        _device.Transport.NotifyUsed(queue);
+        return Outcome.Delivered;
+    }
+
+    /// <summary>
+    /// A buffer outside guest RAM: every chain popped for this frame goes back used and empty, so
+    /// the ring moves on instead of offering the same bad buffer for every frame.
+    /// </summary>
+    private Outcome ReturnEmpty(SplitVirtqueue queue, int buffers, ushort current)
+    {
+        var memory = _device.Memory;
+        for (int i = 0; i < buffers; i++) queue.PushUsed(memory, _used[i].Head, 0);
+        queue.PushUsed(memory, current, 0);
+        _device.Transport.NotifyUsed(queue);
+        return DmaFault();
+    }
+
+    private Outcome DmaFault()
+    {
+        Interlocked.Increment(ref _device.Counters.DmaFaults);
+        _device.Faults.Warn(_device.Log, "receive buffer outside guest RAM", 0);
+        return Outcome.Dropped;
+    }
+
+    private Outcome Drop(string why)
+    {
+        Interlocked.Increment(ref _device.Counters.DescriptorFaults);
+        _device.Faults.Warn(_device.Log, why, 0);
+        return Outcome.Dropped;
+    }
+}

@@ -1,0 +1,124 @@
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Offload;
+using Polynic.Core.Virtio;
+
+namespace Polynic.Personalities.VirtioNet;
+
+/// <summary>
+/// Transmit queues (virtio 1.2, 5.1.6.2): each chain is a virtio_net_hdr and a frame. A partial
+/// checksum or a TCP GSO request goes to the port as a <see cref="FrameOffload"/> when the port
+/// does that work; otherwise the core's <see cref="ChecksumOffload"/> and <see cref="TcpSegmenter"/>
+/// finish the frame here.
+/// </summary>
+internal sealed class TransmitPath(VirtioNetDevice device)
+{
+    /// <summary>Largest chain accepted: a 64 KiB GSO frame, its Ethernet/VLAN header and the virtio header.</summary>
+    public const int MaxChain = NetHeader.Length + 65536 + 18 + 4;
+
+    private readonly byte[] _chain = new byte[MaxChain];
+    private readonly byte[] _segment = new byte[MaxChain];
+
+    /// <summary>Drains transmit queue of pair <paramref name="pair"/>, then interrupts if the driver wants it.</summary>
+    public void Process(int pair)
+    {
+        var queue = device.TransmitQueue(pair);
+        var memory = device.Memory;
+        // Bounded: each round pops at most the queue size, and rounds repeat only while the driver
+        // keeps adding buffers after we re-armed notifications, at most four times per notify.
+        for (int round = 0; round < 4; round++)
+        {
+            for (int i = 0; i < queue.Size; i++)
+            {
+                var status = queue.TryPop(memory, out var chain);
+                if (status is ChainStatus.Empty or ChainStatus.Broken)
+                {
+                    if (status == ChainStatus.Broken) Fault("transmit ring index beyond the queue size", (ulong)queue.Index);
+                    break;
+                }
+                if (status == ChainStatus.Malformed)
+                {
+                    Fault("malformed transmit descriptor chain", chain.Head);
+                    queue.PushUsed(memory, chain.Head, 0);
+                    continue;
+                }
+                Send(chain);
+                queue.PushUsed(memory, chain.Head, 0);
+            }
+            device.Transport.NotifyUsed(queue);
+            if (!queue.ArmNotification(memory)) return;
+        }
+    }
+
+    private void Send(in DescriptorChain chain)
+    {
+        if (chain.ReadableLength > MaxChain || chain.ReadableLength < NetHeader.Length + 14)
+        {
+            device.Counters.TxErrors++;
+            device.Faults.Warn(device.Log, "transmit chain length out of range", (ulong)chain.ReadableLength);
+            return;
+        }
+        int length = chain.Gather(device.Memory, _chain);
+        if (length < 0)
+        {
+            device.Counters.DmaFaults++;
+            device.Faults.Warn(device.Log, "transmit buffer outside guest RAM", chain.Head);
+            return;
+        }
+        var frame = _chain.AsSpan(NetHeader.Length, length - NetHeader.Length);
+        if (!NetHeader.TryParse(_chain, out var offload))
+        {
+            device.Counters.TxErrors++;
+            device.Faults.Warn(device.Log, "unsupported gso_type", _chain[1]);
+            return;
+        }
+        if (offload.GsoType != GsoType.None) SendSegmentation(frame, offload);
+        else if (offload.NeedsChecksum) SendChecksum(frame, offload);
+        else device.Send(frame);
+    }
+
+    private void SendChecksum(Span<byte> frame, in FrameOffload offload)
+    {
+        if ((device.PortCapabilities & PortCapabilities.Checksum) != 0)
+        {
+            device.Send(frame, offload with { GsoType = GsoType.None, HeaderLength = 0, SegmentSize = 0 });
+            return;
+        }
+        if (!ChecksumOffload.TryComplete(frame, offload))
+        {
+            device.Counters.TxErrors++;
+            device.Faults.Warn(device.Log, "checksum field outside the frame", (ulong)offload.ChecksumStart << 16 | offload.ChecksumOffset);
+        }
+        device.Send(frame);
+    }
+
+    private void SendSegmentation(Span<byte> frame, in FrameOffload offload)
+    {
+        const PortCapabilities gso = PortCapabilities.Segmentation | PortCapabilities.Checksum;
+        if ((device.PortCapabilities & gso) == gso)
+        {
+            // Linux hands virtio the frame exactly as a tap's virtio-net header describes it.
+            device.Counters.TxSegments += (frame.Length - offload.HeaderLength + offload.SegmentSize - 1) / Math.Max(1, (int)offload.SegmentSize);
+            device.Send(frame, offload);
+            return;
+        }
+        var status = TcpSegmenter.TryCreate(frame, offload, out var segmenter);
+        if (status != OffloadStatus.Ok || segmenter.MaxSegmentLength > _segment.Length)
+        {
+            device.Counters.TxErrors++;
+            device.Faults.Warn(device.Log, "GSO frame refused", (ulong)status);
+            return;
+        }
+        // Bounded by the segmenter's segment count (at most TcpSegmenter.DefaultMaxSegments).
+        while (segmenter.TryWriteNext(_segment, out int length))
+        {
+            device.Counters.TxSegments++;
+            device.Send(_segment.AsSpan(0, length));
+        }
+    }
+
+    private void Fault(string what, ulong detail)
+    {
+        device.Counters.DescriptorFaults++;
+        device.Faults.Warn(device.Log, what, detail);
+    }
+}

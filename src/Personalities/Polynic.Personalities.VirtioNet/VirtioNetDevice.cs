@@ -1,0 +1,214 @@
+using System.Buffers.Binary;
+using Polynic.Core.Nic;
+using Polynic.Core.Nic.Filtering;
+using Polynic.Core.Pci;
+using Polynic.Core.Virtio;
+
+namespace Polynic.Personalities.VirtioNet;
+
+/// <summary>
+/// A modern (non-transitional) virtio-net device, 1AF4:1041 (virtio 1.2, 4.1 PCI transport and
+/// 5.1 network device), driven by Linux's stock virtio_net: checksum and TCP segmentation offload
+/// on transmit (handed to the port when it can, else done by the core), mergeable receive buffers,
+/// a control queue (RX mode, MAC table, VLAN filter, queue pairs), N queue pairs and event-index
+/// notification suppression. The transport and virtqueues are the core's
+/// (<see cref="VirtioPciTransport"/>); this class is what is specific to a NIC.
+/// </summary>
+/// <remarks>
+/// Queues are processed on the thread that writes the notification register (the vfio-user
+/// connection thread, whose writes are posted) and received frames on the port's thread, all under
+/// <see cref="NicDevice"/>'s lock. Frames that arrive while the guest has no receive buffers wait in
+/// a <see cref="FrameFifo"/> until it posts some. Receive frames are steered to the active queue
+/// pairs by a flow hash (the spec's automatic steering without RSS).
+/// </remarks>
+public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
+{
+    /// <summary>Entries of every queue (queue_size as first read).</summary>
+    public const ushort QueueSize = 256;
+
+    /// <summary>Entries of the MAC filter table (QEMU's MAC_TABLE_ENTRIES) besides the station address.</summary>
+    public const int MacTableEntries = 64;
+
+    /// <summary>Bytes of device configuration: mac, status, max_virtqueue_pairs, mtu, speed, duplex.</summary>
+    private const int ConfigLength = 20;
+
+    private const ushort StatusLinkUp = 1;
+
+    private readonly int _queuePairs;
+    private readonly TransmitPath _transmit;
+    private readonly ReceivePath _receive;
+    private readonly ControlPath _control;
+    private MacAddress _mac;
+
+    /// <summary>Creates the device with station address <see cref="NicSettings.Mac"/> and <paramref name="queuePairs"/> receive/transmit pairs (1..16).</summary>
+    public VirtioNetDevice(NicSettings settings, int queuePairs = 1) : base(settings)
+    {
+        if (queuePairs is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(queuePairs), "1..16 queue pairs.");
+        _queuePairs = queuePairs;
+        _mac = settings.Mac;
+        var sizes = new ushort[2 * queuePairs + 1];
+        Array.Fill(sizes, QueueSize);
+        // One vector per queue plus the configuration vector: Linux then gives each queue its own.
+        Transport = new VirtioPciTransport(this, sizes, msixVectors: sizes.Length + 1);
+        Definition = VirtioPciLayout.Create(deviceType: 1, classCode: 0x020000, queues: sizes.Length,
+            msixVectors: sizes.Length + 1, configSize: ConfigLength);
+        Filter = new ReceiveFilter(1 + MacTableEntries, 0, MulticastHashKind.None) { PromiscuousBypassesVlan = true, BroadcastUsesGroupFilters = false };
+        Faults = new FaultLog();
+        _transmit = new TransmitPath(this);
+        _receive = new ReceivePath(this);
+        _control = new ControlPath(this);
+        ResetNet();
+    }
+
+    /// <inheritdoc/>
+    public override PciFunctionDefinition Definition { get; }
+
+    /// <summary>The virtio PCI transport: status, features, queues.</summary>
+    public VirtioPciTransport Transport { get; }
+
+    /// <summary>Queue pairs the device offers (max_virtqueue_pairs).</summary>
+    public int MaxQueuePairs => _queuePairs;
+
+    /// <summary>Queue pairs the driver made active (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; 1 after reset).</summary>
+    public int ActiveQueuePairs { get; internal set; }
+
+    /// <summary>The station address (configuration mac, or the last VIRTIO_NET_CTRL_MAC_ADDR_SET).</summary>
+    public MacAddress Mac => _mac;
+
+    /// <summary>The receive filter the control queue programs (station address, MAC table, RX mode, VLANs).</summary>
+    public ReceiveFilter Filter { get; }
+    internal FaultLog Faults { get; }
+    internal Microsoft.Extensions.Logging.ILogger Log => Context.Log;
+    internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
+
+    /// <summary>Receive-mode state the control queue set (promiscuous, all-multicast, table overflow).</summary>
+    internal bool Promiscuous, AllMulticast, UnicastOverflow, MulticastOverflow;
+
+    /// <inheritdoc/>
+    public ulong DeviceFeatures
+    {
+        get
+        {
+            ulong f = VirtioFeatures.Version1 | VirtioFeatures.IndirectDescriptors | VirtioFeatures.EventIndex | VirtioFeatures.RingReset
+                | VirtioNetFeatures.Mac | VirtioNetFeatures.Status | VirtioNetFeatures.MrgRxbuf
+                | VirtioNetFeatures.Csum | VirtioNetFeatures.GuestCsum | VirtioNetFeatures.HostTso4 | VirtioNetFeatures.HostTso6
+                | VirtioNetFeatures.CtrlVq | VirtioNetFeatures.CtrlRx | VirtioNetFeatures.CtrlVlan | VirtioNetFeatures.CtrlMacAddr;
+            // The port delivers complete frames, so GUEST_TSO4/6 (receiving GSO frames) are not offered.
+            if (_queuePairs > 1) f |= VirtioNetFeatures.Mq;
+            return f;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int ConfigSize => ConfigLength;
+
+    internal bool Has(ulong feature) => Transport.Has(feature);
+
+    /// <inheritdoc/>
+    public void ReadConfig(int offset, Span<byte> data)
+    {
+        Span<byte> c = stackalloc byte[ConfigLength];
+        _mac.CopyTo(c);
+        BinaryPrimitives.WriteUInt16LittleEndian(c[6..], PortLinkUp ? StatusLinkUp : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(c[8..], (ushort)_queuePairs);
+        BinaryPrimitives.WriteUInt16LittleEndian(c[10..], 1500);
+        BinaryPrimitives.WriteUInt32LittleEndian(c[12..], uint.MaxValue);   // speed unknown (SPEED_DUPLEX not offered)
+        c[16] = 0xFF;                                                        // duplex unknown
+        c.Slice(offset, data.Length).CopyTo(data);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Virtio 1.x device configuration is read-only for a net device (5.1.4.2); writes are counted and ignored.</remarks>
+    public void WriteConfig(int offset, ReadOnlySpan<byte> data) => Counters.UnknownRegisterAccesses++;
+
+    /// <inheritdoc/>
+    public bool AcceptFeatures(ulong f)
+    {
+        bool Needs(ulong feature, ulong requirement) => (f & feature) == 0 || (f & requirement) == requirement;
+        // 5.1.3.1: feature dependencies the driver must respect.
+        return Needs(VirtioNetFeatures.HostTso4 | VirtioNetFeatures.HostTso6, VirtioNetFeatures.Csum)
+            && Needs(VirtioNetFeatures.HostTso4, VirtioNetFeatures.Csum) && Needs(VirtioNetFeatures.HostTso6, VirtioNetFeatures.Csum)
+            && Needs(VirtioNetFeatures.CtrlRx, VirtioNetFeatures.CtrlVq) && Needs(VirtioNetFeatures.CtrlVlan, VirtioNetFeatures.CtrlVq)
+            && Needs(VirtioNetFeatures.Mq, VirtioNetFeatures.CtrlVq) && Needs(VirtioNetFeatures.CtrlMacAddr, VirtioNetFeatures.CtrlVq);
+    }
+
+    /// <inheritdoc/>
+    public void DriverReady()
+    {
+        // Without CTRL_VLAN every VLAN passes (5.1.6.5.3 applies only once negotiated).
+        Filter.VlanFilterEnabled = Has(VirtioNetFeatures.CtrlVlan);
+        ApplyReceiveMode();
+    }
+
+    /// <inheritdoc/>
+    public void QueueNotified(int queue)
+    {
+        if (queue == ControlQueueIndex) _control.Process();
+        else if ((queue & 1) == 0) _receive.Refilled(queue / 2);
+        else _transmit.Process(queue / 2);
+    }
+
+    /// <inheritdoc/>
+    public void DeviceReset() => ResetNet();
+
+    /// <summary>Index of the control queue: after the last queue pair (5.1.2).</summary>
+    internal int ControlQueueIndex => 2 * _queuePairs;
+
+    internal SplitVirtqueue ReceiveQueue(int pair) => Transport.Queues[2 * pair];
+    internal SplitVirtqueue TransmitQueue(int pair) => Transport.Queues[2 * pair + 1];
+    internal SplitVirtqueue ControlQueue => Transport.Queues[ControlQueueIndex];
+    internal Polynic.Core.Memory.IGuestMemory Memory => Transport.Memory;
+    internal bool Send(ReadOnlySpan<byte> frame) => Transmit(frame);
+    internal bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
+
+    internal void SetStationAddress(MacAddress mac)
+    {
+        _mac = mac;
+        Filter.SetExact(0, mac, true);
+    }
+
+    /// <summary>Pushes the control queue's receive mode into the filter (QEMU's rule: table overflow means promiscuous for that class).</summary>
+    internal void ApplyReceiveMode()
+    {
+        Filter.PromiscuousUnicast = Promiscuous || UnicastOverflow;
+        Filter.AllMulticast = AllMulticast || MulticastOverflow;
+        Filter.AcceptBroadcast = true;
+    }
+
+    /// <inheritdoc/>
+    protected override void OnAttached() => Transport.Attach(Context);
+
+    /// <inheritdoc/>
+    protected override void ReadRegisters(int bar, ulong offset, Span<byte> data) => Transport.Read(bar, offset, data);
+
+    /// <inheritdoc/>
+    protected override void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data) => Transport.Write(bar, offset, data);
+
+    /// <inheritdoc/>
+    protected override void ResetDevice() => Transport.Reset();
+
+    /// <inheritdoc/>
+    protected override void ReceiveFrame(ReadOnlySpan<byte> frame) => _receive.FromWire(frame);
+
+    /// <inheritdoc/>
+    protected override void OnLinkChanged(bool up)
+    {
+        if (Has(VirtioNetFeatures.Status)) Transport.NotifyConfigChanged();
+    }
+
+    private void ResetNet()
+    {
+        ActiveQueuePairs = 1;
+        _mac = Settings.Mac;
+        Filter.Reset();
+        Filter.PromiscuousBypassesVlan = true;
+        Filter.BroadcastUsesGroupFilters = false;
+        Filter.SetExact(0, _mac, true);
+        for (int v = 0; v < ReceiveFilter.VlanCount / 32; v++) Filter.SetVlanWord(v, 0);
+        // QEMU's virtio_net_reset: promiscuous until the driver's first RX mode command.
+        Promiscuous = true;
+        AllMulticast = UnicastOverflow = MulticastOverflow = false;
+        ApplyReceiveMode();
+        _receive.Reset();
+    }
+}

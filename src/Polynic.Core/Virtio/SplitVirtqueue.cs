@@ -1,0 +1,258 @@
+using System.Buffers.Binary;
+using Polynic.Core.Memory;
+
+namespace Polynic.Core.Virtio;
+
+/// <summary>
+/// One split virtqueue (virtio 1.2, 2.7): descriptor table, driver (avail) ring and device (used)
+/// ring in guest memory, walked by the device. Every index and address comes from the guest and is
+/// checked; nothing is allocated per chain (the segments of a chain go to an array sized once, at
+/// the queue's maximum size, which also bounds every chain).
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one thread at a time processes a queue (the owner's lock or a worker per queue).
+/// Ring updates are ordered as the spec's memory barriers require: the used element before the used
+/// index, the used index before reading used_event, avail_event before re-reading the avail index.
+/// </remarks>
+public sealed class SplitVirtqueue
+{
+    /// <summary>VIRTIO_MSI_NO_VECTOR: no MSI-X vector assigned.</summary>
+    public const ushort NoVector = 0xFFFF;
+
+    private const ushort DescNext = 1, DescWrite = 2, DescIndirect = 4;
+    private const ushort AvailNoInterrupt = 1;
+    private const int DescriptorSize = 16;
+
+    private readonly VirtqueueSegment[] _segments;
+    private ushort _lastAvail;
+    private ushort _used;
+    private ushort _signalledUsed;
+    private bool _signalledValid;
+
+    /// <summary>Creates queue <paramref name="index"/> with at most <paramref name="maxSize"/> entries (a power of two, 1..32768).</summary>
+    public SplitVirtqueue(int index, ushort maxSize)
+    {
+        if (maxSize == 0 || maxSize > 32768 || (maxSize & (maxSize - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(maxSize), "A power of two, 1..32768.");
+        Index = index;
+        MaxSize = maxSize;
+        _segments = new VirtqueueSegment[maxSize];
+        Reset();
+    }
+
+    /// <summary>The queue's index on its device.</summary>
+    public int Index { get; }
+
+    /// <summary>Largest size the driver may choose (queue_size as first read).</summary>
+    public ushort MaxSize { get; }
+
+    /// <summary>Size the driver chose (queue_size).</summary>
+    public ushort Size { get; set; }
+
+    /// <summary>Descriptor table address (queue_desc).</summary>
+    public GuestAddress DescriptorTable { get; set; }
+
+    /// <summary>Driver area: the avail ring (queue_driver).</summary>
+    public GuestAddress DriverArea { get; set; }
+
+    /// <summary>Device area: the used ring (queue_device).</summary>
+    public GuestAddress DeviceArea { get; set; }
+
+    /// <summary>MSI-X vector for used-buffer notifications (queue_msix_vector), or <see cref="NoVector"/>.</summary>
+    public ushort MsixVector { get; set; }
+
+    /// <summary>queue_enable: the driver made the queue live.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>VIRTIO_F_EVENT_IDX was negotiated for this queue's device.</summary>
+    public bool EventIndex { get; set; }
+
+    /// <summary>The ring is unusable (bogus avail index) until the device or queue is reset.</summary>
+    public bool IsBroken { get; private set; }
+
+    /// <summary>Chains refused as malformed, and bad ring indices or ring memory outside RAM.</summary>
+    public long Faults { get; private set; }
+
+    /// <summary>Chains returned to the used ring.</summary>
+    public long Completed { get; private set; }
+
+    /// <summary>Whether the queue can be processed: enabled, a valid size, not broken.</summary>
+    public bool IsLive => Enabled && !IsBroken && Size != 0 && Size <= MaxSize && (Size & (Size - 1)) == 0;
+
+    /// <summary>Back to the reset state: size = max, no vector, not enabled, indices 0.</summary>
+    public void Reset()
+    {
+        Size = MaxSize;
+        DescriptorTable = DriverArea = DeviceArea = default;
+        MsixVector = NoVector;
+        Enabled = false;
+        EventIndex = false;
+        IsBroken = false;
+        _lastAvail = _used = _signalledUsed = 0;
+        _signalledValid = false;
+    }
+
+    /// <summary>
+    /// Takes the next available chain. <see cref="ChainStatus.Malformed"/> consumes the head (return
+    /// it with <see cref="PushUsed"/>, length 0); <see cref="ChainStatus.Broken"/> marks the queue broken.
+    /// </summary>
+    public ChainStatus TryPop(IGuestMemory memory, out DescriptorChain chain)
+    {
+        chain = default;
+        if (!IsLive) return ChainStatus.Empty;
+        if (!TryReadU16(memory, DriverArea, 2, out ushort availIdx)) return Fault(ChainStatus.Broken);
+        ushort pending = (ushort)(availIdx - _lastAvail);
+        if (pending == 0) return ChainStatus.Empty;
+        if (pending > Size) return Fault(ChainStatus.Broken);
+        // The avail index is read before the ring entry it covers (virtio 1.2, 2.7.13.3 barrier).
+        Interlocked.MemoryBarrier();
+        if (!TryReadU16(memory, DriverArea, 4 + 2 * (ulong)(_lastAvail % Size), out ushort head)) return Fault(ChainStatus.Broken);
+        _lastAvail++;
+        if (head >= Size) { Faults++; chain = new DescriptorChain(head, default, 0, 0, 0); return ChainStatus.Malformed; }
+        var status = Walk(memory, head, out chain);
+        if (status != ChainStatus.Ok) { Faults++; chain = new DescriptorChain(head, default, 0, 0, 0); }
+        return status;
+    }
+
+    /// <summary>Gives back the last <paramref name="count"/> popped chains unused (a receive that found too few buffers).</summary>
+    public void Unpop(int count) => _lastAvail -= (ushort)count;
+
+    /// <summary>
+    /// Returns chain <paramref name="head"/> to the driver with <paramref name="written"/> bytes written
+    /// into its writable buffers. False (counted) if the used ring is not in guest RAM.
+    /// </summary>
+    public bool PushUsed(IGuestMemory memory, ushort head, uint written)
+    {
+        if (!IsLive) return false;
+        Span<byte> element = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(element, head);
+        BinaryPrimitives.WriteUInt32LittleEndian(element[4..], written);
+        if (!DeviceArea.TryAdd(4 + 8 * (ulong)(_used % Size), out var at) || !memory.TryWrite(at, element))
+        {
+            Faults++;
+            return false;
+        }
+        _used++;
+        // The element must be visible before the index that publishes it (2.7.8.2).
+        Interlocked.MemoryBarrier();
+        if (!WriteU16(memory, DeviceArea, 2, _used)) { Faults++; return false; }
+        Completed++;
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the driver wants an interrupt for the buffers used since the last call that said yes
+    /// (virtio 1.2, 2.7.10: used_event with EVENT_IDX, else VIRTQ_AVAIL_F_NO_INTERRUPT).
+    /// </summary>
+    public bool NeedsInterrupt(IGuestMemory memory)
+    {
+        if (!IsLive) return false;
+        // The used index is published before the driver's suppression field is read.
+        Interlocked.MemoryBarrier();
+        ushort old = _signalledUsed;
+        bool valid = _signalledValid;
+        _signalledUsed = _used;
+        _signalledValid = true;
+        if (!EventIndex)
+        {
+            if (!TryReadU16(memory, DriverArea, 0, out ushort flags)) return true;
+            return (flags & AvailNoInterrupt) == 0 && old != _used;
+        }
+        if (!TryReadU16(memory, DriverArea, 4 + 2 * (ulong)Size, out ushort usedEvent)) return true;
+        // vring_need_event: the driver asked to be told once the used index passes used_event.
+        return !valid || (ushort)(_used - usedEvent - 1) < (ushort)(_used - old);
+    }
+
+    /// <summary>
+    /// Asks the driver to notify as soon as it adds any buffer (avail_event = next index with
+    /// EVENT_IDX), then reports whether buffers arrived meanwhile, so the caller processes them
+    /// instead of waiting for a notification that will not come.
+    /// </summary>
+    public bool ArmNotification(IGuestMemory memory)
+    {
+        if (!IsLive) return false;
+        if (EventIndex) WriteU16(memory, DeviceArea, 4 + 8 * (ulong)Size, _lastAvail);
+        Interlocked.MemoryBarrier();
+        return HasAvailable(memory);
+    }
+
+    /// <summary>Whether the driver has made buffers available that were not popped yet.</summary>
+    public bool HasAvailable(IGuestMemory memory) =>
+        IsLive && TryReadU16(memory, DriverArea, 2, out ushort availIdx) && availIdx != _lastAvail;
+
+    private ChainStatus Walk(IGuestMemory memory, ushort head, out DescriptorChain chain)
+    {
+        chain = default;
+        Span<byte> d = stackalloc byte[DescriptorSize];
+        GuestAddress table = DescriptorTable;
+        int tableSize = Size;
+        int limit = Size;
+        int count = 0, readable = 0;
+        long readLength = 0, writeLength = 0;
+        bool indirect = false;
+        ushort index = head;
+        // Bounded: every step adds a segment or switches to the indirect table once, and the
+        // number of segments is capped at the queue size, which is also what a loop runs into.
+        while (true)
+        {
+            if (index >= tableSize) return ChainStatus.Malformed;
+            if (!table.TryAdd((ulong)index * DescriptorSize, out var at) || !memory.TryRead(at, d)) return ChainStatus.Malformed;
+            ulong address = BinaryPrimitives.ReadUInt64LittleEndian(d);
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(d[8..]);
+            ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(d[12..]);
+            ushort next = BinaryPrimitives.ReadUInt16LittleEndian(d[14..]);
+            if ((flags & DescIndirect) != 0)
+            {
+                // 2.7.5.3.1: no indirect within indirect, not together with NEXT, and only as the whole chain.
+                if (indirect || count != 0 || (flags & DescNext) != 0 || length == 0 || length % DescriptorSize != 0
+                    || length / DescriptorSize > (uint)MaxSize)
+                    return ChainStatus.Malformed;
+                indirect = true;
+                table = new GuestAddress(address);
+                tableSize = (int)(length / DescriptorSize);
+                limit = tableSize;
+                index = 0;
+                continue;
+            }
+            if (count >= limit) return ChainStatus.Malformed;
+            if (!new GuestAddress(address).TryAdd(length, out _)) return ChainStatus.Malformed;
+            bool write = (flags & DescWrite) != 0;
+            if (write) writeLength += length;
+            else
+            {
+                // 2.7.4.2: readable buffers precede writable ones.
+                if (writeLength != 0 || count != readable) return ChainStatus.Malformed;
+                readLength += length;
+                readable++;
+            }
+            _segments[count++] = new VirtqueueSegment(new GuestAddress(address), length, write);
+            if ((flags & DescNext) == 0) break;
+            index = next;
+        }
+        chain = new DescriptorChain(head, _segments.AsSpan(0, count), readable, readLength, writeLength);
+        return ChainStatus.Ok;
+    }
+
+    private ChainStatus Fault(ChainStatus status)
+    {
+        Faults++;
+        if (status == ChainStatus.Broken) IsBroken = true;
+        return status;
+    }
+
+    private static bool TryReadU16(IGuestMemory memory, GuestAddress area, ulong offset, out ushort value)
+    {
+        Span<byte> b = stackalloc byte[2];
+        value = 0;
+        if (!area.TryAdd(offset, out var at) || !memory.TryRead(at, b)) return false;
+        value = BinaryPrimitives.ReadUInt16LittleEndian(b);
+        return true;
+    }
+
+    private static bool WriteU16(IGuestMemory memory, GuestAddress area, ulong offset, ushort value)
+    {
+        Span<byte> b = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(b, value);
+        return area.TryAdd(offset, out var at) && memory.TryWrite(at, b);
+    }
+}

@@ -1,0 +1,120 @@
+using System.Text.RegularExpressions;
+using Polynic.Core.Nic;
+using Polynic.EndToEnd.Tests.Network;
+using Polynic.Personalities.VirtioNet;
+
+namespace Polynic.EndToEnd.Tests.VirtioNet;
+
+/// <summary>Polynic's modern virtio-net driven by Debian's stock virtio_pci + virtio_net, traffic through a tap into a namespace.</summary>
+[Collection(RealGuests.Name)]
+public sealed partial class VirtioNetGuestTests(RigFixture rig)
+{
+    private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:b1:c2:d3");
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    // busybox sh prefers its applets: iproute2's ip and iputils' ping are called by full path.
+
+    private Task<NicRig<VirtioNetDevice>> StartAsync(string name, int queuePairs = 1) =>
+        NicRig<VirtioNetDevice>.StartAsync(rig.Rig, new VirtioNetDevice(new NicSettings(Mac), queuePairs), name);
+
+    [Fact]
+    public async Task Driver_binds_with_msix_per_queue_vectors_link_is_up_and_100_pings_are_answered()
+    {
+        await using var r = await StartAsync("virtio-probe");
+        await r.ConfigureGuestAsync();
+        Assert.Equal(Mac.ToString(), (await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/address", TimeSpan.FromSeconds(5))).Trim());
+        Assert.Contains("virtio_net", await r.Guest.RunCheckedAsync("readlink /sys/class/net/eth0/device/driver", TimeSpan.FromSeconds(5)));
+        var interrupts = await r.Guest.RunCheckedAsync("grep virtio /proc/interrupts", TimeSpan.FromSeconds(5));
+        Assert.Matches(@"PCI-MSIX.*virtio\d+-config", interrupts);
+        Assert.Matches(@"PCI-MSIX.*virtio\d+-input\.0", interrupts);
+        Assert.Matches(@"PCI-MSIX.*virtio\d+-output\.0", interrupts);
+
+        var ping = await r.Guest.RunCheckedAsync($"ping -c 100 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1));
+        AssertAllAnswered(ping, 100);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [Fact]
+    public async Task Ethtool_shows_checksum_and_tso_on_and_iperf3_and_16_MiB_files_cross_both_ways_intact()
+    {
+        await using var r = await StartAsync("virtio-bulk");
+        await r.ConfigureGuestAsync();
+        var features = await r.Guest.RunCheckedAsync("ethtool -k eth0", TimeSpan.FromSeconds(10));
+        Assert.Matches(@"tx-checksumming: on", features);
+        Assert.Matches(@"tcp-segmentation-offload: on", features);
+
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        var up = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5", Long);
+        var down = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5 -R", Long);
+        Assert.Matches(ReceiverRate(), up);
+        Assert.Matches(ReceiverRate(), down);
+        // The guest's TSO frames went to the tap whole.
+        Assert.True(r.Device.Counters.TxSegments > 0, "no GSO frame was transmitted");
+
+        await r.Peer.RunToolAsync($"dd if=/dev/urandom of={r.Peer.ScratchInRoot}/blob bs=1M count=16 2>/dev/null");
+        var hostSum = Sha(await r.Peer.RunToolAsync($"sha256sum {r.Peer.ScratchInRoot}/blob"));
+        r.Peer.StartTool($"busybox httpd -f -p 8080 -h {r.Peer.ScratchInRoot}");
+        await Task.Delay(300);
+        var guestSum = Sha(await r.Guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{r.PeerAddress}:8080/blob && sha256sum /tmp/blob", Long));
+        Assert.Equal(hostSum, guestSum);
+
+        await r.Guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=16 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
+        var sent = Sha(await r.Guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
+        var received = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
+        Assert.Equal(sent, received);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [Fact]
+    public async Task Multiqueue_ethtool_sets_combined_channels_and_traffic_still_flows()
+    {
+        await using var r = await StartAsync("virtio-mq", queuePairs: 2);
+        await r.ConfigureGuestAsync();
+        var interrupts = await r.Guest.RunCheckedAsync("grep virtio /proc/interrupts", TimeSpan.FromSeconds(5));
+        Assert.Matches(@"virtio\d+-input\.1", interrupts);
+        Assert.Matches(@"virtio\d+-output\.1", interrupts);
+        await r.Guest.RunCheckedAsync("ethtool -L eth0 combined 2", TimeSpan.FromSeconds(10));
+        Assert.Matches(@"Combined:\s+2", await r.Guest.RunCheckedAsync("ethtool -l eth0", TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, r.Device.ActiveQueuePairs);
+        AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.05 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        await r.Guest.RunCheckedAsync("ethtool -L eth0 combined 1", TimeSpan.FromSeconds(10));
+        Assert.Equal(1, r.Device.ActiveQueuePairs);
+        AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 10 -i 0.05 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 10);
+    }
+
+    [Fact]
+    public async Task Promiscuous_and_allmulticast_reach_the_device_through_the_control_queue()
+    {
+        await using var r = await StartAsync("virtio-ctrl");
+        await r.ConfigureGuestAsync();
+        Assert.False(r.Device.Filter.PromiscuousUnicast);
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc on", TimeSpan.FromSeconds(5));
+        await WaitForAsync(() => r.Device.Filter.PromiscuousUnicast);
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc off && /usr/bin/ip link set eth0 allmulticast on", TimeSpan.FromSeconds(5));
+        await WaitForAsync(() => !r.Device.Filter.PromiscuousUnicast && r.Device.Filter.AllMulticast);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 50 && !condition(); i++) await Task.Delay(100);
+        Assert.True(condition());
+    }
+
+    private static void AssertAllAnswered(string output, int count)
+    {
+        var m = PingSummary().Match(output);
+        Assert.True(m.Success, "no ping summary in:\n" + output);
+        Assert.Equal((count, count), (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)));
+    }
+
+    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
+
+    [GeneratedRegex(@"(\d+) packets transmitted, (\d+) (?:packets )?received")]
+    private static partial Regex PingSummary();
+
+    [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
+    private static partial Regex ReceiverRate();
+}
