@@ -41,7 +41,9 @@ internal sealed class ReceivePath
         // Order is kept: while frames wait, new ones queue behind them.
         if (_fifo.Count == 0 && Deliver(pair, frame) != Outcome.NoBuffer) return;
         if (!_fifo.TryEnqueue(frame, (ulong)pair)) Interlocked.Increment(ref counters.RxNoBuffer);
-        _device.ReceiveQueue(pair).ArmNotification(_device.Memory);
+        // Buffers the driver added after we looked would never be kicked for (avail_event is
+        // already behind them): deliver now instead of waiting for a notification.
+        if (_device.ReceiveQueue(pair).ArmNotification(_device.Memory)) Refilled(pair);
     }
 
     /// <summary>The driver added receive buffers to pair <paramref name="pair"/>: deliver what waits.</summary>

@@ -24,8 +24,9 @@ internal sealed class TransmitPath(VirtioNetDevice device)
         var queue = device.TransmitQueue(pair);
         var memory = device.Memory;
         // Bounded: each round pops at most the queue size, and rounds repeat only while the driver
-        // keeps adding buffers after we re-armed notifications, at most four times per notify.
-        for (int round = 0; round < 4; round++)
+        // keeps adding buffers after we re-armed notifications. Stopping early would strand those
+        // buffers (the driver has passed avail_event and will not kick again), so the cap is high.
+        for (int round = 0; round < MaxRounds; round++)
         {
             for (int i = 0; i < queue.Size; i++)
             {
@@ -47,7 +48,11 @@ internal sealed class TransmitPath(VirtioNetDevice device)
             device.Transport.NotifyUsed(queue);
             if (!queue.ArmNotification(memory)) return;
         }
+        device.Faults.Warn(device.Log, "transmit queue kept busy past the round limit", (ulong)queue.Index);
     }
+
+    /// <summary>Drain rounds per notification: a guest that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
+    private const int MaxRounds = 4096;
 
     private void Send(in DescriptorChain chain)
     {
