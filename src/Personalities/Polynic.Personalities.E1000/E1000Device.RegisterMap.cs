@@ -60,7 +60,11 @@ public sealed partial class E1000Device
         r.Declare(Rdbah, "RDBAH");
         r.Declare(Rdlen, "RDLEN", writeMask: 0x000F_FF80);
         r.Declare(Rdh, "RDH", writeMask: 0xFFFF);
-        r.Declare(Rdt, "RDT", writeMask: 0xFFFF, onWrite: (_, in _) => Receiver.Drain());
+        r.Declare(Rdt, "RDT", writeMask: 0xFFFF, onWrite: (_, in _) =>
+        {
+            Receiver.Drain();
+            ReceiveRoomAvailable();
+        });
         // FPD (bit 31) is write-only: it flushes the receive timer and is not stored.
         r.Declare(Rdtr, "RDTR", writeMask: 0xFFFF, onWrite: (_, in w) =>
         {

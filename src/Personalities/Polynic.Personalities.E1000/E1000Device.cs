@@ -136,6 +136,9 @@ public sealed partial class E1000Device : NicDevice
     protected override void ReceiveFrame(ReadOnlySpan<byte> frame) => Receiver.FromWire(frame);
 
     /// <inheritdoc/>
+    protected override bool CanReceive(int frameLength) => Receiver.HasRoomFor(frameLength);
+
+    /// <inheritdoc/>
     protected override void OnLinkChanged(bool up)
     {
         Phy.Mii.SetLink(up);

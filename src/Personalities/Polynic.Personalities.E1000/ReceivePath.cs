@@ -77,6 +77,23 @@ internal sealed class ReceivePath
         }
     }
 
+    /// <summary>
+    /// Whether a frame of <paramref name="length"/> bytes would be delivered or buffered rather
+    /// than missed. True when it would be dropped anyway (receiver off, loopback): only a lack of
+    /// guest buffers is worth waiting for.
+    /// </summary>
+    public bool HasRoomFor(int length)
+    {
+        uint rctl = _device.Registers.Get(Rctl);
+        if ((rctl & RctlEn) == 0 || _device.LoopbackActive) return true;
+        // A frame the ring cannot take waits in the packet buffer, which drains whenever the
+        // driver posts descriptors; so only a full packet buffer means the frame would be missed.
+        // (The ring itself is not consulted here: that would count a bad RDT as a fault twice.)
+        _packetBuffer.Limit = PacketBufferBytes(_device.Registers.Get(Pba));
+        // A little slack for the packet buffer's own per-frame bookkeeping.
+        return _packetBuffer.UsedBytes + length + FcsLength + 64 <= _packetBuffer.Limit;
+    }
+
     /// <summary>A frame from the port. While looping back, the MAC is isolated from the wire and drops it.</summary>
     public void FromWire(ReadOnlySpan<byte> frame)
     {

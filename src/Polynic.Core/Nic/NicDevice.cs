@@ -88,12 +88,34 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         lock (Sync) ResetDevice();
     }
 
+    /// <summary>
+    /// Longest a port's thread is held back waiting for the guest to hand receive buffers back
+    /// (see <see cref="CanReceive"/>); after that the frame goes to <see cref="ReceiveFrame"/>
+    /// anyway and is counted as missed, as the hardware would.
+    /// </summary>
+    public TimeSpan ReceiveBackpressureLimit { get; set; } = TimeSpan.FromMilliseconds(100);
+
     void IPortReceiver.Receive(ReadOnlySpan<byte> frame)
     {
         if (_failed) return;
         try
         {
-            lock (Sync) ReceiveFrame(frame);
+            lock (Sync)
+            {
+                // Backpressure, as QEMU's NICs do with can_receive: while the guest has no room,
+                // the port's thread waits (releasing the lock, so the guest's register writes go
+                // on) and frames queue where they came from (the tap's kernel queue, a switch
+                // port's ring) instead of being lost here. Bounded, so a guest that never
+                // refills cannot stall the port for more than the limit per frame.
+                if (!CanReceive(frame.Length))
+                {
+                    long deadline = Environment.TickCount64 + (long)ReceiveBackpressureLimit.TotalMilliseconds;
+                    long remaining;
+                    while (!CanReceive(frame.Length) && !_failed && (remaining = deadline - Environment.TickCount64) > 0)
+                        Monitor.Wait(Sync, (int)remaining);
+                }
+                ReceiveFrame(frame);
+            }
         }
         catch (Exception e)
         {
@@ -162,6 +184,17 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
 
     /// <summary>Power-on reset of all device registers (see <see cref="IPciDevice.Reset"/>).</summary>
     protected abstract void ResetDevice();
+
+    /// <summary>
+    /// Whether a frame of <paramref name="frameLength"/> bytes can be taken now without being
+    /// lost for want of guest buffers. Personalities with receive rings override it and call
+    /// <see cref="ReceiveRoomAvailable"/> when the guest posts buffers. A NIC that would drop
+    /// the frame for another reason (receiver off, filtered) returns true: waiting would not help.
+    /// </summary>
+    protected virtual bool CanReceive(int frameLength) => true;
+
+    /// <summary>The guest posted receive buffers: wakes a port thread held back by <see cref="CanReceive"/>. Call with <see cref="Sync"/> held.</summary>
+    protected void ReceiveRoomAvailable() => Monitor.PulseAll(Sync);
 
     /// <summary>A frame arrived from the port; deliver it to the guest if the NIC accepts it.</summary>
     protected abstract void ReceiveFrame(ReadOnlySpan<byte> frame);

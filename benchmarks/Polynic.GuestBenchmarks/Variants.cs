@@ -1,0 +1,66 @@
+using Polynic.Core.Nic;
+using Polynic.Core.Pci;
+using Polynic.Personalities.E1000;
+using Polynic.Ports.Tap;
+using Polynic.Rig.Guests;
+using Polynic.Transport.VfioUser.Server;
+
+namespace Polynic.GuestBenchmarks;
+
+/// <summary>QEMU's own e1000 model on a tap backend (userspace, no vhost: e1000 has none).</summary>
+internal sealed class QemuBuiltInE1000 : IGuestNic
+{
+    private static int s_counter;
+
+    public string Name => "QEMU built-in e1000";
+
+    public Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
+    {
+        var tap = $"pqb{Interlocked.Increment(ref s_counter)}";
+        var options = baseOptions with
+        {
+            ExtraQemuArguments =
+            [
+                "-netdev", $"tap,id=n0,ifname={tap},script=no,downscript=no",
+                "-device", "e1000,netdev=n0,mac=52:54:00:be:00:01",
+            ],
+        };
+        return Task.FromResult<(GuestOptions, string, IAsyncDisposable)>((options, tap, new Nothing()));
+    }
+
+    private sealed class Nothing : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Polynic's e1000 personality served over vfio-user by this process, on a tap port with the virtio-net header.</summary>
+internal sealed class PolynicE1000 : IGuestNic
+{
+    public string Name => "Polynic e1000 (vfio-user)";
+
+    public async Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
+    {
+        var directory = Directory.CreateTempSubdirectory("polynic-bench-");
+        var device = new E1000Device(new NicSettings(MacAddress.Parse("52:54:00:be:00:02")));
+        var port = TapPort.Open(new TapPortOptions { InterfaceName = "ppb%d", VnetHeader = true });
+        device.AttachPort(port);
+        var server = new VfioUserServer(new PciFunction(device, "bench0"), Path.Combine(directory.FullName, "bench0.sock"));
+        await server.StartAsync();
+        var options = baseOptions with { VfioUserSockets = [server.SocketPath] };
+        return (options, port.InterfaceName, new Served(server, port, directory));
+    }
+
+    private sealed class Served(VfioUserServer server, TapPort port, DirectoryInfo directory) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            // Where frames were lost, if anywhere: the device's own counters after the round.
+            var counters = ((NicDevice)server.Function.Device).Counters.Snapshot().Where(c => c.Value != 0);
+            Console.WriteLine("  Polynic NIC counters: " + string.Join(", ", counters.Select(c => $"{c.Key}={c.Value}")));
+            await server.DisposeAsync();
+            port.Dispose();
+            directory.Delete(recursive: true);
+        }
+    }
+}
