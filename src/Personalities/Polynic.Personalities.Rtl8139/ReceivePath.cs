@@ -69,6 +69,9 @@ internal sealed class ReceivePath
         _writeOffset %= _ringLength;
     }
 
+    /// <summary>Whether the ring buffer holds packets the driver has not consumed (CAPR + 16 != CBR).</summary>
+    public bool HasUnread => _readOffset != _writeOffset;
+
     /// <summary>ChipCmd as read: RE/TE plus BUFE when the ring buffer holds nothing unread.</summary>
     public byte CommandStatus(byte command) => (byte)(command | (_readOffset == _writeOffset ? CmdBufferEmpty : 0));
 
@@ -97,6 +100,7 @@ internal sealed class ReceivePath
             counters.RxTooLong++;
             return;
         }
+        if (_fifo.Count > 0) Drain();
         if (_fifo.Count == 0 && TryDeliver(frame, result)) return;
         if (_fifo.TryEnqueue(frame, (ulong)result))
         {

@@ -86,7 +86,16 @@ public sealed partial class Rtl8139Device
     {
         if (_causes is null) return;
         if ((w.ByteMask & LowHalf) != 0) _causes.SetMask(w.NewValue & LowHalf & IntImplemented);
-        if ((w.ByteMask & HighHalf) != 0) _causes.Acknowledge(w.Written >> 16);
+        if ((w.ByteMask & HighHalf) != 0)
+        {
+            uint acknowledged = w.Written >> 16;
+            _causes.Acknowledge(acknowledged);
+            // 8139too acknowledges RxOK after every packet (rtl8139_isr_ack) and its NAPI poll only reads
+            // the ring while ISR shows a receive bit: if it stops at its budget with packets left, a
+            // cleared RxOK would strand them until another frame arrives, and here frames wait for
+            // CAPR instead of overflowing. RxOK therefore stays set while unread packets remain.
+            if ((acknowledged & IntRxOk) != 0 && !CPlusReceive && ReceiverEnabled && Receiver.HasUnread) _causes.Raise(IntRxOk);
+        }
         // C+ has no receive doorbell: the driver's interrupt acknowledgement and mask restore at the end of
         // its poll (cp_rx_poll) are when new descriptors have been handed back.
         Receiver.Drain();

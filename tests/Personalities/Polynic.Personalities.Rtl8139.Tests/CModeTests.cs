@@ -126,6 +126,27 @@ public sealed class CModeTests
     }
 
     [Fact]
+    public void RxOK_stays_set_while_unread_packets_remain_so_a_poll_stopped_by_its_budget_resumes()
+    {
+        using var rig = new Rtl8139Rig();
+        rig.StartCMode(lengthIndex: 0);
+        var frame = Frames.Raw(Rtl8139Rig.Mac, 1000);
+        for (int i = 0; i < 12; i++) rig.Inject(frame);   // 8 in the ring, 4 waiting in the FIFO
+        // rtl8139_rx: one packet, CAPR, acknowledge; then the budget runs out.
+        rig.ReceiveC();
+        rig.W16(Rtl8139Rig.IntrStatus, 0x0051);
+        Assert.Equal(0x0001, rig.R16(Rtl8139Rig.IntrStatus) & 0x0001);
+        int received = 1;
+        while (rig.ReceiveC() is not null)
+        {
+            received++;
+            rig.W16(Rtl8139Rig.IntrStatus, 0x0051);
+        }
+        Assert.Equal(12, received);
+        Assert.Equal(0, rig.R16(Rtl8139Rig.IntrStatus) & 0x0001);
+    }
+
+    [Fact]
     public void Interrupt_line_follows_ISR_and_IMR()
     {
         using var rig = new Rtl8139Rig();
@@ -136,6 +157,7 @@ public sealed class CModeTests
         Assert.True(rig.IntxAsserted);
         rig.W16(Rtl8139Rig.IntrStatus, 0x0004);   // another bit: no change
         Assert.True(rig.IntxAsserted);
+        rig.ReceiveC();
         rig.W16(Rtl8139Rig.IntrStatus, 0x0001);
         Assert.False(rig.IntxAsserted);
     }
