@@ -1,19 +1,27 @@
 using System.Globalization;
 using System.Text;
 using Polynic.GuestBenchmarks;
+using Polynic.Personalities.E1000;
+using Polynic.Personalities.VirtioNet;
 using Polynic.Rig;
 
 // End-to-end comparison with real guests: Polynic's e1000 over vfio-user vs QEMU's built-in
 // e1000, same QEMU, same guest kernel, same port type (a tap into a network namespace), run
 // side by side in one process, alternating rounds so machine noise hits both alike.
-// Usage: dotnet run -c Release --project benchmarks/Polynic.GuestBenchmarks -- [seconds] [rounds] [report.md]
+// Usage: dotnet run -c Release --project benchmarks/Polynic.GuestBenchmarks -- [seconds] [rounds] [report.md] [e1000|virtio-net]
 int seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
-string? reportPath = args.Length > 2 ? args[2] : null;
+string? reportPath = args.Length > 2 && args[2] != "-" ? args[2] : null;
+string personality = args.Length > 3 ? args[3] : "e1000";
 
 var rig = new GuestRig();
 var image = await rig.EnsurePreparedAsync(new Progress<string>(Console.WriteLine));
-var variants = new IGuestNic[] { new QemuBuiltInE1000(), new PolynicE1000() };
+var variants = personality switch
+{
+    "e1000" => new IGuestNic[] { new QemuBuiltIn("e1000"), new PolynicNic("e1000", s => new E1000Device(s)) },
+    "virtio-net" => [new QemuBuiltIn("virtio-net-pci"), new PolynicNic("virtio-net", s => new VirtioNetDevice(s))],
+    _ => throw new ArgumentException($"unknown personality '{personality}' (e1000 or virtio-net)"),
+};
 var results = variants.ToDictionary(v => v.Name, _ => new List<Measurement>());
 for (int round = 1; round <= rounds; round++)
 {

@@ -1,18 +1,18 @@
 using Polynic.Core.Nic;
 using Polynic.Core.Pci;
-using Polynic.Personalities.E1000;
+
 using Polynic.Ports.Tap;
 using Polynic.Rig.Guests;
 using Polynic.Transport.VfioUser.Server;
 
 namespace Polynic.GuestBenchmarks;
 
-/// <summary>QEMU's own e1000 model on a tap backend (userspace, no vhost: e1000 has none).</summary>
-internal sealed class QemuBuiltInE1000 : IGuestNic
+/// <summary>QEMU's own NIC model on a tap backend, in userspace (vhost off).</summary>
+internal sealed class QemuBuiltIn(string model) : IGuestNic
 {
     private static int s_counter;
 
-    public string Name => "QEMU built-in e1000";
+    public string Name => $"QEMU built-in {model}";
 
     public Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
     {
@@ -21,8 +21,8 @@ internal sealed class QemuBuiltInE1000 : IGuestNic
         {
             ExtraQemuArguments =
             [
-                "-netdev", $"tap,id=n0,ifname={tap},script=no,downscript=no",
-                "-device", "e1000,netdev=n0,mac=52:54:00:be:00:01",
+                "-netdev", $"tap,id=n0,ifname={tap},script=no,downscript=no,vhost=off",
+                "-device", $"{model},netdev=n0,mac=52:54:00:be:00:01",
             ],
         };
         return Task.FromResult<(GuestOptions, string, IAsyncDisposable)>((options, tap, new Nothing()));
@@ -34,15 +34,15 @@ internal sealed class QemuBuiltInE1000 : IGuestNic
     }
 }
 
-/// <summary>Polynic's e1000 personality served over vfio-user by this process, on a tap port with the virtio-net header.</summary>
-internal sealed class PolynicE1000 : IGuestNic
+/// <summary>A Polynic personality served over vfio-user by this process, on a tap port with the virtio-net header.</summary>
+internal sealed class PolynicNic(string name, Func<NicSettings, NicDevice> create) : IGuestNic
 {
-    public string Name => "Polynic e1000 (vfio-user)";
+    public string Name => $"Polynic {name} (vfio-user)";
 
     public async Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
     {
         var directory = Directory.CreateTempSubdirectory("polynic-bench-");
-        var device = new E1000Device(new NicSettings(MacAddress.Parse("52:54:00:be:00:02")));
+        var device = create(new NicSettings(MacAddress.Parse("52:54:00:be:00:02")));
         var port = TapPort.Open(new TapPortOptions { InterfaceName = "ppb%d", VnetHeader = true });
         device.AttachPort(port);
         var server = new VfioUserServer(new PciFunction(device, "bench0"), Path.Combine(directory.FullName, "bench0.sock"));
