@@ -38,8 +38,12 @@ internal static partial class GuestNetworkBenchmark
         var up = await guest.RunCheckedAsync($"iperf3 -c 10.79.0.1 -t {seconds}", timeout);
         var down = await guest.RunCheckedAsync($"iperf3 -c 10.79.0.1 -t {seconds} -R", timeout);
         var ping = await guest.RunCheckedAsync("ping -c 50 -i 0.05 10.79.0.1", TimeSpan.FromSeconds(60));
-        return new Measurement(ReceiverMbps(up), ReceiverMbps(down), PingAverage(ping));
+        return Parse(up, down, ping);
     }
+
+    /// <summary>Reads iperf3's receiver rates (one direction each) and ping's average round trip.</summary>
+    public static Measurement Parse(string up, string down, string ping) =>
+        new(ReceiverMbps(up), ReceiverMbps(down), PingAverage(ping));
 
     private static double ReceiverMbps(string iperf)
     {

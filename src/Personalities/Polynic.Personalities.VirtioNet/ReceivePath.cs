@@ -30,6 +30,14 @@ internal sealed class ReceivePath
     /// <summary>Frames waiting for receive buffers.</summary>
     public int Waiting => _fifo.Count;
 
+    /// <summary>
+    /// Whether a frame of <paramref name="length"/> bytes would be delivered or held rather than
+    /// lost: only a full FIFO loses frames (true while the driver is not running: such frames are
+    /// dropped whatever happens, so waiting would not help).
+    /// </summary>
+    public bool HasRoomFor(int length) =>
+        !_device.Transport.DriverOk || _fifo.UsedBytes + length + 64 <= _fifo.Limit;
+
     public void FromWire(ReadOnlySpan<byte> frame)
     {
         var counters = _device.Counters;

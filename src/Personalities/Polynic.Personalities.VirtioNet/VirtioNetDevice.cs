@@ -144,7 +144,11 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     public void QueueNotified(int queue)
     {
         if (queue == ControlQueueIndex) _control.Process();
-        else if ((queue & 1) == 0) _receive.Refilled(queue / 2);
+        else if ((queue & 1) == 0)
+        {
+            _receive.Refilled(queue / 2);
+            ReceiveRoomAvailable();
+        }
         else _transmit.Process(queue / 2);
     }
 
@@ -189,6 +193,9 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
 
     /// <inheritdoc/>
     protected override void ReceiveFrame(ReadOnlySpan<byte> frame) => _receive.FromWire(frame);
+
+    /// <inheritdoc/>
+    protected override bool CanReceive(int frameLength) => _receive.HasRoomFor(frameLength);
 
     /// <inheritdoc/>
     protected override void OnLinkChanged(bool up)
