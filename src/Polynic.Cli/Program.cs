@@ -5,4 +5,5 @@ var root = new RootCommand("Polynic: one generic virtual NIC with many personali
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(GuestCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ModulesCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Polynic.Cli.Serving;
 using Polynic.Management.Configuration;
 using Polynic.Management.Hosting;
+using Polynic.Modules;
 
 namespace Polynic.Cli.Commands;
 
@@ -18,10 +19,12 @@ internal static class ServeCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log at debug level." };
+        var modules = new Option<DirectoryInfo?>("--modules", "-m") { Description = "Load personality modules (compiled .dll or C# source .cs) from this directory at start." };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);
         command.Options.Add(verbose);
+        command.Options.Add(modules);
         command.SetAction(async (parse, cancellationToken) =>
         {
             PolynicConfiguration configuration;
@@ -42,7 +45,14 @@ internal static class ServeCommand
             ServerHost host;
             try
             {
-                host = await ServerHost.StartAsync(configuration, loggerFactory, cancellationToken);
+                ModuleCatalog? catalog = null;
+                if (parse.GetValue(modules) is { } directory)
+                {
+                    catalog = new ModuleCatalog(new ModuleCatalogOptions { ReservedPersonalities = PersonalityCatalog.Names.ToList() });
+                    foreach (var module in catalog.LoadDirectory(directory.FullName))
+                        Console.WriteLine(ModulesCommand.Describe(module));
+                }
+                host = await ServerHost.StartAsync(configuration, loggerFactory, cancellationToken, catalog);
             }
             catch (Exception e) when (e is IOException or ArgumentException or KeyNotFoundException or InvalidOperationException or UnauthorizedAccessException)
             {

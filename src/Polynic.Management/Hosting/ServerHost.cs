@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Nic;
 using Polynic.Core.Pci;
+using Polynic.Core.Modules;
 using Polynic.Management.Configuration;
+using Polynic.Modules;
 using Polynic.Ports.Capture;
 using Polynic.Ports.Switching;
 using Polynic.Transport.VfioUser.Server;
@@ -40,10 +42,17 @@ public sealed class ServerHost : IAsyncDisposable
     /// <summary>The capture file being written, if any.</summary>
     public string? CaptureFile => _capture?.Path;
 
+    /// <summary>Run-time modules consulted for personalities the server does not have built in.</summary>
+    public ModuleCatalog? Modules { get; private init; }
+
     /// <summary>Builds and starts everything; on any failure, stops what was started and rethrows.</summary>
-    public static async Task<ServerHost> StartAsync(PolynicConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    /// <param name="configuration">What to serve.</param>
+    /// <param name="loggers">Where logs go.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <param name="modules">Personality modules loaded at run time (compiled or source), consulted after the built-in personalities.</param>
+    public static async Task<ServerHost> StartAsync(PolynicConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken = default, ModuleCatalog? modules = null)
     {
-        var host = new ServerHost(configuration);
+        var host = new ServerHost(configuration) { Modules = modules };
         try
         {
             if (configuration.Capture is { } c)
@@ -66,7 +75,10 @@ public sealed class ServerHost : IAsyncDisposable
 
     private static async Task<ServedFunction> StartFunctionAsync(NicConfiguration nic, ServerHost host, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var device = PersonalityCatalog.Create(nic.Personality, new NicSettings(nic.Mac));
+        var settings = new NicSettings(nic.Mac);
+        var device = host.Modules is { } m && !PersonalityCatalog.Names.Contains(nic.Personality, StringComparer.OrdinalIgnoreCase) && m.TryGetFactory(nic.Personality, out _)
+            ? m.Create(nic.Personality, new PersonalitySettings(settings, nic.Revision is { } r ? [new("revision", r.ToString(System.Globalization.CultureInfo.InvariantCulture))] : null))
+            : PersonalityCatalog.Create(nic.Personality, settings, nic.Revision);
         var function = new PciFunction(device, nic.Name, loggers);
         var port = PortFactory.Create(nic, host._switches, host._capture, host.Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, loggers);
         try
