@@ -67,6 +67,7 @@ internal static class GuestToGuestBenchmark
         await ga.RunCheckedAsync("ping -c 3 -W 2 10.81.0.2", TimeSpan.FromSeconds(30));
         var timeout = TimeSpan.FromSeconds(seconds * 3 + 60);
         var there = await ga.RunCheckedAsync($"iperf3 -c 10.81.0.2 -t {seconds}", timeout);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // iperf3 -s takes a moment to accept the next test
         var back = await ga.RunCheckedAsync($"iperf3 -c 10.81.0.2 -t {seconds} -R", timeout);
         var ping = await ga.RunCheckedAsync("ping -c 50 -i 0.05 10.81.0.2", TimeSpan.FromSeconds(60));
         return GuestNetworkBenchmark.Parse(there, back, ping);
