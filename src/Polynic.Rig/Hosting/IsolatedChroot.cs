@@ -11,9 +11,16 @@ internal static class IsolatedChroot
     public readonly record struct Bind(string HostPath, string PathInRoot);
 
     // Positional parameters instead of string splicing: paths never pass through shell quoting.
+    // The watcher kills the program (which takes over this shell's pid with exec) once the
+    // owning Polynic process is gone, however it died (kill -9 included), so no QEMU outlives
+    // the process that started it; it ends by itself within a second once the program exits.
     private const string Script =
         "set -e\n" +
-        "r=$1; n=$2; shift 2\n" +
+        "owner=$1; r=$2; n=$3; shift 3\n" +
+        "me=$$\n" +
+        "( while kill -0 \"$owner\" 2>/dev/null && kill -0 \"$me\" 2>/dev/null; do sleep 1; done; " +
+        // Only a process still chrooted into this root is ours: a pid reused after exit is not.
+        "[ \"$(readlink /proc/$me/root)\" = \"$r\" ] && kill -9 \"$me\" 2>/dev/null ) </dev/null >/dev/null 2>&1 &\n" +
         "mount --rbind /dev \"$r/dev\"\n" +
         "mount -t proc proc \"$r/proc\"\n" +
         "i=0\n" +
@@ -30,7 +37,7 @@ internal static class IsolatedChroot
         var arguments = new List<string>
         {
             "--mount", "--propagation", "private", "--", "/bin/sh", "-c", Script, "polynic-chroot",
-            root, bindList.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), root, bindList.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var bind in bindList)
         {
