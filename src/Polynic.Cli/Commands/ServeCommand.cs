@@ -10,6 +10,13 @@ namespace Polynic.Cli.Commands;
 /// <summary><c>polynic serve</c>: serve devices over vfio-user until interrupted.</summary>
 internal static class ServeCommand
 {
+    /// <summary>artifacts/modules next to the CLI's own artifacts/cli, where ./polynic builds the module personalities.</summary>
+    private static DirectoryInfo? DefaultModules()
+    {
+        var directory = new DirectoryInfo(Path.Combine(AppContext.BaseDirectory, "..", "modules"));
+        return directory.Exists ? directory : null;
+    }
+
     public static Command Create()
     {
         var config = new Option<FileInfo?>("--config", "-c") { Description = "Server configuration (XML, schema: schemas/polynic-config.xsd)." };
@@ -19,7 +26,11 @@ internal static class ServeCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log at debug level." };
-        var modules = new Option<DirectoryInfo?>("--modules", "-m") { Description = "Load personality modules (compiled .dll or C# source .cs) from this directory at start." };
+        var modules = new Option<DirectoryInfo?>("--modules", "-m")
+        {
+            Description = "Load personality modules (compiled .dll or C# source .cs) from this directory at start (default: the modules ./polynic builds, artifacts/modules).",
+            DefaultValueFactory = _ => DefaultModules(),
+        };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);

@@ -2,20 +2,21 @@ using Polynic.Core.Nic;
 using Polynic.Core.Pci;
 using Polynic.Personalities.Diagnostic;
 using Polynic.Personalities.E1000;
-using Polynic.Personalities.Rtl8139;
 using Polynic.Personalities.VirtioNet;
 
 namespace Polynic.Management.Hosting;
 
-/// <summary>The personalities this server can instantiate, by the name a configuration uses.</summary>
+/// <summary>
+/// The personalities compiled into this server, by the name a configuration uses. Others
+/// (the RTL8139, for one) are modules the server loads at run time from its modules directory
+/// (<see cref="Polynic.Modules.ModuleCatalog"/>), with no compile-time reference.
+/// </summary>
 public static class PersonalityCatalog
 {
     private static readonly Dictionary<string, Func<NicSettings, byte?, IPciDevice>> Factories = new(StringComparer.OrdinalIgnoreCase)
     {
         ["diagnostic"] = (_, _) => new DiagnosticDevice(),
         ["e1000"] = (settings, _) => new E1000Device(settings),
-        ["rtl8139"] = (settings, revision) => new Rtl8139Device(settings, revision ?? 0x10),
-        ["rtl8139cp"] = (settings, revision) => new Rtl8139Device(settings, revision ?? Rtl8139Device.CPlusRevision),
         ["virtio-net"] = (settings, _) => new VirtioNetDevice(settings),
     };
 
@@ -28,8 +29,7 @@ public static class PersonalityCatalog
 
     /// <summary>
     /// Creates a device of personality <paramref name="name"/> with the configured PCI
-    /// <paramref name="revision"/> where the personality has revisions ("rtl8139": below 0x20 the
-    /// RTL8139C for 8139too, the default 0x10; "rtl8139cp": the C+ chip, 0x20, for 8139cp).
+    /// <paramref name="revision"/> where the personality has revisions.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such personality; the message lists the known ones.</exception>
     public static IPciDevice Create(string name, NicSettings settings, byte? revision) =>

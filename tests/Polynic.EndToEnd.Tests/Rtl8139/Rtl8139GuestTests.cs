@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Polynic.Core.Nic;
 using Polynic.EndToEnd.Tests.Network;
-using Polynic.Personalities.Rtl8139;
+using Polynic.Core.Modules;
+using Polynic.Modules;
 using Xunit.Abstractions;
 
 namespace Polynic.EndToEnd.Tests.Rtl8139;
@@ -10,7 +11,9 @@ namespace Polynic.EndToEnd.Tests.Rtl8139;
 /// <summary>
 /// Polynic's RTL8139 driven by Debian's stock drivers: revision 0x10 binds 8139too (C mode: transmit
 /// slots and the receive ring buffer), revision 0x20 binds 8139cp (C+ descriptor rings). Traffic goes
-/// through a tap into a namespace.
+/// through a tap into a namespace. The device comes from the RTL8139 *module*: its compiled
+/// assembly is loaded at run time into a collectible context of a module catalog, as
+/// <c>polynic serve</c> does; nothing here constructs it directly.
 /// </summary>
 [Collection(RealGuests.Name)]
 public sealed partial class Rtl8139GuestTests(RigFixture rig, ITestOutputHelper output)
@@ -27,7 +30,26 @@ public sealed partial class Rtl8139GuestTests(RigFixture rig, ITestOutputHelper 
 
     private async Task RunAsync(byte revision, string driver, MacAddress mac)
     {
-        await using var r = await NicRig<Rtl8139Device>.StartAsync(rig.Rig, new Rtl8139Device(new NicSettings(mac), revision), $"rtl8139-{driver}");
+        var cache = Directory.CreateTempSubdirectory("polynic-modules-");
+        try
+        {
+            var catalog = new ModuleCatalog(new ModuleCatalogOptions { CacheDirectory = cache.FullName });
+            var module = catalog.Load(Path.Combine(AppContext.BaseDirectory, "Polynic.Personalities.Rtl8139.dll"));
+            Assert.True(module.State == ModuleState.Loaded, module.ToString());
+            var device = (NicDevice)catalog.Create(revision >= 0x20 ? "rtl8139cp" : "rtl8139",
+                new PersonalitySettings(new NicSettings(mac), [new("revision", revision.ToString(System.Globalization.CultureInfo.InvariantCulture))]));
+            Assert.NotSame(System.Runtime.Loader.AssemblyLoadContext.Default, System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(device.GetType().Assembly));
+            await RunAsync(device, driver, mac);
+        }
+        finally
+        {
+            cache.Delete(recursive: true);
+        }
+    }
+
+    private async Task RunAsync(NicDevice device, string driver, MacAddress mac)
+    {
+        await using var r = await NicRig<NicDevice>.StartAsync(rig.Rig, device, $"rtl8139-{driver}");
         await r.ConfigureGuestAsync();
 
         var bound = await r.Guest.RunCheckedAsync("basename $(readlink /sys/class/net/eth0/device/driver)", TimeSpan.FromSeconds(10));

@@ -1,0 +1,47 @@
+using System.Globalization;
+using Polynic.Core.Modules;
+using Polynic.Core.Pci;
+
+[assembly: PolynicModule(PolynicSdk.Major, PolynicSdk.Minor)]
+
+namespace Polynic.Personalities.Rtl8139;
+
+/// <summary>
+/// The RTL8139 as a run-time module: the server finds these factories when it loads this
+/// assembly from its modules directory; it has no compile-time reference to it.
+/// </summary>
+public sealed class Rtl8139Factory : IPersonalityFactory
+{
+    /// <inheritdoc/>
+    public string Name => "rtl8139";
+
+    /// <inheritdoc/>
+    public string Description => "Realtek RTL8139C (10EC:8139); option revision (default 0x10: Linux 8139too; 0x20 and above: 8139cp)";
+
+    /// <inheritdoc/>
+    public IPciDevice Create(PersonalitySettings settings) =>
+        new Rtl8139Device(settings.Nic, ParseRevision(settings.GetOption("revision"), 0x10));
+
+    internal static byte ParseRevision(string? text, byte fallback)
+    {
+        if (string.IsNullOrEmpty(text)) return fallback;
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        return byte.TryParse(hex ? text[2..] : text, hex ? NumberStyles.HexNumber : NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new ArgumentException($"revision '{text}' is not a byte (e.g. 16 or 0x10)");
+    }
+}
+
+/// <summary>The RTL8139C+ (revision 0x20), which Linux drives with 8139cp in C+ mode.</summary>
+public sealed class Rtl8139CPlusFactory : IPersonalityFactory
+{
+    /// <inheritdoc/>
+    public string Name => "rtl8139cp";
+
+    /// <inheritdoc/>
+    public string Description => "Realtek RTL8139C+ (10EC:8139 revision 0x20, Linux 8139cp, C+ descriptor mode)";
+
+    /// <inheritdoc/>
+    public IPciDevice Create(PersonalitySettings settings) =>
+        new Rtl8139Device(settings.Nic, Rtl8139Factory.ParseRevision(settings.GetOption("revision"), Rtl8139Device.CPlusRevision));
+}
