@@ -8,7 +8,7 @@ namespace Polynic.Ports.Tests.Tap;
 /// <summary>Opening, losing and closing a tap: interfaces, threads and errors.</summary>
 public sealed class TapPortLifecycleTests
 {
-    [RootFact]
+    [Fact]
     public void Deleting_the_interface_takes_the_link_down_within_a_second()
     {
         using var tap = TapInNamespace.Create(vnetHeader: true);
@@ -33,7 +33,7 @@ public sealed class TapPortLifecycleTests
         Assert.Equal(LogLevel.Warning, linkDown[0].Level);
     }
 
-    [RootFact]
+    [Fact]
     public void Dispose_stops_the_thread_and_removes_the_interface_it_created()
     {
         string name = TapInNamespace.UniqueName();
@@ -61,7 +61,7 @@ public sealed class TapPortLifecycleTests
         port.Dispose();
     }
 
-    [RootFact]
+    [Fact]
     public void Dispose_removes_an_interface_that_was_moved_to_another_namespace()
     {
         var tap = TapInNamespace.Create(vnetHeader: false);
@@ -78,7 +78,7 @@ public sealed class TapPortLifecycleTests
         Assert.DoesNotContain(tap.Namespace.Name, HostCommand.Check("ip", "netns", "list"));
     }
 
-    [RootFact]
+    [Fact]
     public void Attaching_to_a_persistent_tap_leaves_it_in_place()
     {
         string name = TapInNamespace.UniqueName();
@@ -98,7 +98,7 @@ public sealed class TapPortLifecycleTests
         }
     }
 
-    [RootFact]
+    [Fact]
     public void A_name_pattern_gets_the_kernel_chosen_name()
     {
         using var port = TapPort.Open(new TapPortOptions { InterfaceName = "pntpat%d" });
@@ -107,7 +107,7 @@ public sealed class TapPortLifecycleTests
         Assert.True(HostCommand.InterfaceExists(port.InterfaceName));
     }
 
-    [RootFact]
+    [Fact]
     public void An_existing_interface_that_is_not_a_tap_is_refused_with_the_reason()
     {
         var error = Assert.Throws<PortOpenException>(() => TapPort.Open(new TapPortOptions { InterfaceName = "lo" }));
@@ -127,7 +127,7 @@ public sealed class TapPortLifecycleTests
         Assert.Contains("not a valid interface name", error.Message);
     }
 
-    [RootFact]
+    [Fact]
     public void A_receiver_that_throws_loses_the_frame_but_not_the_port()
     {
         using var tap = TapInNamespace.Create(vnetHeader: false, receiver: new ThrowingReceiver());

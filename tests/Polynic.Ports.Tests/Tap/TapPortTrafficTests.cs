@@ -9,7 +9,7 @@ public sealed class TapPortTrafficTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
 
-    [RootFact]
+    [Fact]
     public void Kernel_answers_an_arp_request_sent_through_the_port()
     {
         using var tap = TapInNamespace.Create(vnetHeader: false);
@@ -25,7 +25,7 @@ public sealed class TapPortTrafficTests
         Assert.True(tap.Port.Counters.FramesReceived >= 1);
     }
 
-    [RootFact]
+    [Fact]
     public void Kernel_answers_an_icmp_echo_request()
     {
         using var tap = TapInNamespace.Create(vnetHeader: false);
@@ -40,7 +40,7 @@ public sealed class TapPortTrafficTests
         Assert.Equal(0, tap.Port.Counters.SendFailures);
     }
 
-    [RootFact]
+    [Fact]
     public void Echo_works_with_the_vnet_header_too()
     {
         using var tap = TapInNamespace.Create(vnetHeader: true);
@@ -52,7 +52,7 @@ public sealed class TapPortTrafficTests
         Assert.NotNull(tap.Recorder.WaitFor(frame => Frames.IsIcmpEchoReply(frame, tap.KernelIp, 1, 1), Patience));
     }
 
-    [RootFact]
+    [Fact]
     public void Partial_checksum_is_accepted_only_when_marked_as_needing_completion()
     {
         using var tap = TapInNamespace.Create(vnetHeader: true);
@@ -79,7 +79,7 @@ public sealed class TapPortTrafficTests
             TimeSpan.Zero));
     }
 
-    [RootFact]
+    [Fact]
     public void Gso_frame_larger_than_the_mtu_reaches_the_kernel_whole()
     {
         using var tap = TapInNamespace.Create(vnetHeader: true);
@@ -107,7 +107,7 @@ public sealed class TapPortTrafficTests
 
     private const int BytesOfArpRequest = 42;
 
-    [RootFact]
+    [Fact]
     public void Offloads_are_refused_without_the_vnet_header()
     {
         using var tap = TapInNamespace.Create(vnetHeader: false);
@@ -122,7 +122,7 @@ public sealed class TapPortTrafficTests
         Assert.Equal(0, tap.Port.Counters.FramesSent);
     }
 
-    [RootFact]
+    [Fact]
     public void Sending_allocates_nothing()
     {
         using var tap = TapInNamespace.Create(vnetHeader: true);
