@@ -6,10 +6,14 @@ namespace Polynic.Ports.Sockets;
 /// <summary>
 /// Hands frames and link changes to a port's receiver so that a NIC's bug never kills the port's
 /// thread: a receiver that throws loses that frame (counted), and only the first fault is logged.
-/// Used from one thread only.
+/// Used from one thread only. <c>logFault</c> logs that first fault (by default
+/// <see cref="SocketLog.ReceiverFault"/>).
 /// </summary>
-internal sealed class ReceiverGuard(string portName, IPortReceiver receiver, PortCounters counters, ILogger logger)
+internal sealed class ReceiverGuard(string portName, IPortReceiver receiver, PortCounters counters, ILogger logger,
+    Action<ILogger, string, Exception>? logFault = null)
 {
+    private readonly Action<ILogger, string, Exception> _logFault = logFault ?? SocketLog.ReceiverFault;
+
     private bool _faultLogged;
 
     public void Frame(ReadOnlySpan<byte> frame)
@@ -42,6 +46,6 @@ internal sealed class ReceiverGuard(string portName, IPortReceiver receiver, Por
     {
         if (_faultLogged) return;
         _faultLogged = true;
-        SocketLog.ReceiverFault(logger, portName, exception);
+        _logFault(logger, portName, exception);
     }
 }
