@@ -23,10 +23,6 @@ public static class PersonalityCatalog
     /// <summary>Known personality names, sorted.</summary>
     public static IEnumerable<string> Names => Factories.Keys.Order(StringComparer.Ordinal);
 
-    /// <summary>Creates a device of personality <paramref name="name"/>.</summary>
-    /// <exception cref="KeyNotFoundException">No such personality; the message lists the known ones.</exception>
-    public static IPciDevice Create(string name, NicSettings settings) => Create(name, settings, null);
-
     /// <summary>
     /// Creates a device of personality <paramref name="name"/> with the configured PCI
     /// <paramref name="revision"/> where the personality has revisions.

@@ -77,19 +77,7 @@ public sealed partial class E1000GuestTests(RigFixture rig)
         Assert.Matches(ReceiverRate(), up);
         Assert.Matches(ReceiverRate(), down);
 
-        // Host -> guest: busybox httpd in the namespace serves a random file; the guest fetches it.
-        await r.Peer.RunToolAsync($"dd if=/dev/urandom of={r.Peer.ScratchInRoot}/blob bs=1M count=64 2>/dev/null");
-        var hostSum = Sha(await r.Peer.RunToolAsync($"sha256sum {r.Peer.ScratchInRoot}/blob"));
-        r.Peer.StartTool($"busybox httpd -f -p 8080 -h {r.Peer.ScratchInRoot}");
-        await Task.Delay(300);
-        var guestSum = Sha(await r.Guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{r.PeerAddress}:8080/blob && sha256sum /tmp/blob", Long));
-        Assert.Equal(hostSum, guestSum);
-
-        // Guest -> host: the guest serves its own random file; the namespace fetches it.
-        await r.Guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=64 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
-        var sent = Sha(await r.Guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
-        var received = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
-        Assert.Equal(sent, received);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 64);
         Assert.Null(r.Served.Function.FailureReason);
     }
 
@@ -188,8 +176,6 @@ public sealed partial class E1000GuestTests(RigFixture rig)
         return text.Split('\n').Select(l => l.Split(':', 2)).Where(p => p.Length == 2 && long.TryParse(p[1].Trim(), out _))
             .ToDictionary(p => p[0].Trim(), p => long.Parse(p[1].Trim()));
     }
-
-    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
 
     [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
     private static partial Regex ReceiverRate();

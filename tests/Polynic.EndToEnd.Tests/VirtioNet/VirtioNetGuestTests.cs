@@ -53,17 +53,7 @@ public sealed partial class VirtioNetGuestTests(RigFixture rig)
         // The guest's TSO frames went to the tap whole.
         Assert.True(r.Device.Counters.TxSegments > 0, "no GSO frame was transmitted");
 
-        await r.Peer.RunToolAsync($"dd if=/dev/urandom of={r.Peer.ScratchInRoot}/blob bs=1M count=16 2>/dev/null");
-        var hostSum = Sha(await r.Peer.RunToolAsync($"sha256sum {r.Peer.ScratchInRoot}/blob"));
-        r.Peer.StartTool($"busybox httpd -f -p 8080 -h {r.Peer.ScratchInRoot}");
-        await Task.Delay(300);
-        var guestSum = Sha(await r.Guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{r.PeerAddress}:8080/blob && sha256sum /tmp/blob", Long));
-        Assert.Equal(hostSum, guestSum);
-
-        await r.Guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=16 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
-        var sent = Sha(await r.Guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
-        var received = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
-        Assert.Equal(sent, received);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
         Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
         Assert.Null(r.Served.Function.FailureReason);
     }
@@ -109,8 +99,6 @@ public sealed partial class VirtioNetGuestTests(RigFixture rig)
         Assert.True(m.Success, "no ping summary in:\n" + output);
         Assert.Equal((count, count), (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)));
     }
-
-    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
 
     [GeneratedRegex(@"(\d+) packets transmitted, (\d+) (?:packets )?received")]
     private static partial Regex PingSummary();
