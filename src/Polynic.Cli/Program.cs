@@ -6,4 +6,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(GuestCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModulesCommand.Create());
+root.Subcommands.Add(ModulesCommand.CreateNics());
 return await root.Parse(args).InvokeAsync();

@@ -229,10 +229,22 @@ public sealed class ModuleCatalog
     /// <returns>The new device.</returns>
     /// <exception cref="KeyNotFoundException">No loaded module provides it; the message lists those that are provided.</exception>
     /// <exception cref="InvalidOperationException">The module's factory threw; the message names the module, the inner exception is the factory's.</exception>
-    public IPciDevice Create(string personality, PersonalitySettings settings)
+    public IPciDevice Create(string personality, PersonalitySettings settings) => Create(personality, settings, out _);
+
+    /// <summary>
+    /// Creates a device of personality <paramref name="personality"/> from a loaded module and says
+    /// which module provided it (so a server can refuse to unload a module its NICs still use).
+    /// </summary>
+    /// <param name="personality">Personality name, case-insensitive.</param>
+    /// <param name="settings">MAC and options for the new NIC.</param>
+    /// <param name="module">The name of the module that provided the personality.</param>
+    /// <returns>The new device.</returns>
+    /// <exception cref="KeyNotFoundException">No loaded module provides it; the message lists those that are provided.</exception>
+    /// <exception cref="ArgumentException">The personality refused an option; the message names it.</exception>
+    /// <exception cref="InvalidOperationException">The module's factory threw; the message names the module, the inner exception is the factory's.</exception>
+    public IPciDevice Create(string personality, PersonalitySettings settings, out string module)
     {
         IPersonalityFactory factory;
-        string module;
         lock (_gate)
         {
             if (!_personalities.TryGetValue(personality, out var entry))
@@ -241,11 +253,11 @@ public sealed class ModuleCatalog
         }
         try
         {
-            return factory.Create(settings);
+            return factory.Create(settings) ?? throw new InvalidOperationException("the factory returned null");
         }
-        catch (ArgumentException)
+        catch (ArgumentException e)
         {
-            throw;
+            throw new ArgumentException($"personality '{personality}' of module '{module}': {e.Message}", e);
         }
         catch (Exception e)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Polynic.Core.Modules;
 using Polynic.Core.Pci;
 
@@ -19,16 +18,14 @@ public sealed class Rtl8139Factory : IPersonalityFactory
     public string Description => "Realtek RTL8139C (10EC:8139); option revision (default 0x10: Linux 8139too; 0x20 and above: 8139cp)";
 
     /// <inheritdoc/>
-    public IPciDevice Create(PersonalitySettings settings) =>
-        new Rtl8139Device(settings.Nic, ParseRevision(settings.GetOption("revision"), 0x10));
+    public IPciDevice Create(PersonalitySettings settings) => Create(settings, 0x10);
 
-    internal static byte ParseRevision(string? text, byte fallback)
+    /// <summary>A device with the configured <c>revision</c> option, or <paramref name="defaultRevision"/>.</summary>
+    internal static Rtl8139Device Create(PersonalitySettings settings, byte defaultRevision)
     {
-        if (string.IsNullOrEmpty(text)) return fallback;
-        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-        return byte.TryParse(hex ? text[2..] : text, hex ? NumberStyles.HexNumber : NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new ArgumentException($"revision '{text}' is not a byte (e.g. 16 or 0x10)");
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.RejectUnknownOptions("revision");
+        return new Rtl8139Device(settings.Nic, (byte)settings.GetInteger("revision", defaultRevision, 0, 255));
     }
 }
 
@@ -42,6 +39,5 @@ public sealed class Rtl8139CPlusFactory : IPersonalityFactory
     public string Description => "Realtek RTL8139C+ (10EC:8139 revision 0x20, Linux 8139cp, C+ descriptor mode)";
 
     /// <inheritdoc/>
-    public IPciDevice Create(PersonalitySettings settings) =>
-        new Rtl8139Device(settings.Nic, Rtl8139Factory.ParseRevision(settings.GetOption("revision"), Rtl8139Device.CPlusRevision));
+    public IPciDevice Create(PersonalitySettings settings) => Rtl8139Factory.Create(settings, Rtl8139Device.CPlusRevision);
 }

@@ -1,46 +1,133 @@
 using System.CommandLine;
-using Polynic.Management.Hosting;
+using System.Text.Json;
+using Polynic.Cli.Serving;
+using Polynic.Management.Control;
 using Polynic.Modules;
 
 namespace Polynic.Cli.Commands;
 
-/// <summary><c>polynic modules ...</c>: inspect personality modules without serving them.</summary>
+/// <summary>
+/// <c>polynic modules ...</c> and <c>polynic nics ...</c>: personality modules and NICs of a
+/// running server (through its <c>--control</c> socket), or of a modules directory inspected
+/// offline.
+/// </summary>
 internal static class ModulesCommand
 {
+    private static Option<FileInfo?> ServerOption(bool required) => new("--server", "-s")
+    {
+        Description = "The control socket of a running 'polynic serve --control PATH'.",
+        Required = required,
+    };
+
     public static Command Create()
     {
-        var directory = new Argument<DirectoryInfo>("directory") { Description = "A modules directory (*.dll, *.cs, or name/name.dll)." };
-        var list = new Command("list", "Load every module in a directory into a throwaway catalog and list modules, personalities and problems.");
-        list.Arguments.Add(directory);
-        list.SetAction(parse =>
+        var directory = new Argument<DirectoryInfo?>("directory")
         {
-            var catalog = NewCatalog();
-            var modules = catalog.LoadDirectory(parse.GetValue(directory)!.FullName);
-            foreach (var m in modules) Console.WriteLine(Describe(m));
+            Description = "Without --server: a modules directory (*.dll, *.cs, *.xml, or name/name.dll) to load into a throwaway catalog.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var listServer = ServerOption(false);
+        var list = new Command("list", "List modules, their personalities and problems: of a running server (--server) or of a directory.");
+        list.Arguments.Add(directory);
+        list.Options.Add(listServer);
+        list.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(listServer) is { } server)
+                return await SendAsync(server, new ControlRequest(ControlCommands.ModulesList), ct);
+            var folder = parse.GetValue(directory) ?? ModulesDirectory.Default();
+            if (folder is null)
+            {
+                Console.Error.WriteLine("polynic modules list: give a directory or --server");
+                return 2;
+            }
+            var catalog = new ModuleCatalog();
+            var modules = catalog.LoadDirectory(folder.FullName);
+            foreach (var m in modules) Console.WriteLine(ModulesDirectory.Describe(m));
             foreach (var p in catalog.Personalities()) Console.WriteLine($"  personality {p.Name} ({p.Module}): {p.Description}");
             return modules.All(m => m.State == ModuleState.Loaded) ? 0 : 1;
         });
 
-        var file = new Argument<FileInfo>("file") { Description = "A compiled module (.dll) or a C# source module (.cs)." };
-        var validate = new Command("validate", "Check one module: SDK version, load, factories, compile errors for source modules.");
+        var file = new Argument<FileInfo>("file") { Description = "A compiled module (.dll), a C# source module (.cs) or an XML personality descriptor (.xml)." };
+        var validateServer = ServerOption(false);
+        var validate = new Command("validate", "Check one module without keeping it: SDK version, load, factories, compiler and schema errors.");
         validate.Arguments.Add(file);
-        validate.SetAction(parse =>
+        validate.Options.Add(validateServer);
+        validate.SetAction(async (parse, ct) =>
         {
-            var info = NewCatalog().Validate(parse.GetValue(file)!.FullName);
-            Console.WriteLine(Describe(info));
+            var path = parse.GetValue(file)!.FullName;
+            if (parse.GetValue(validateServer) is { } server)
+                return await SendAsync(server, new ControlRequest(ControlCommands.ModulesValidate, Path: path), ct);
+            var info = new ModuleCatalog().Validate(path);
+            Console.WriteLine(ModulesDirectory.Describe(info));
             return info.State == ModuleState.Valid ? 0 : 1;
         });
 
-        var command = new Command("modules", "Personality modules loaded at run time (compiled assemblies or C# source compiled on load).");
+        var loadServer = ServerOption(true);
+        var load = new Command("load", "Load a module into a running server; its personalities can then be used by 'polynic nics add'.");
+        load.Arguments.Add(file);
+        load.Options.Add(loadServer);
+        load.SetAction((parse, ct) => SendAsync(parse.GetValue(loadServer)!, new ControlRequest(ControlCommands.ModulesLoad, Path: parse.GetValue(file)!.FullName), ct));
+
+        var name = new Argument<string>("name") { Description = "The module's name (its file name without extension)." };
+        var unloadServer = ServerOption(true);
+        var unload = new Command("unload", "Unload a module from a running server (refused while NICs created from it are served).");
+        unload.Arguments.Add(name);
+        unload.Options.Add(unloadServer);
+        unload.SetAction((parse, ct) => SendAsync(parse.GetValue(unloadServer)!, new ControlRequest(ControlCommands.ModulesUnload, Name: parse.GetValue(name)), ct));
+
+        var command = new Command("modules", "Personality modules loaded at run time: compiled assemblies, C# source compiled on load, XML descriptors.");
         command.Subcommands.Add(list);
         command.Subcommands.Add(validate);
+        command.Subcommands.Add(load);
+        command.Subcommands.Add(unload);
         return command;
     }
 
-    /// <summary>One line per module, then its compiler diagnostics (file:line:column).</summary>
-    public static string Describe(ModuleInfo info) =>
-        string.Join(Environment.NewLine, new[] { info.ToString() }.Concat(info.Diagnostics.Select(d => "  " + d)));
+    public static Command CreateNics()
+    {
+        var listServer = ServerOption(true);
+        var list = new Command("list", "NICs a running server serves, and those that failed, with their state.");
+        list.Options.Add(listServer);
+        list.SetAction((parse, ct) => SendAsync(parse.GetValue(listServer)!, new ControlRequest(ControlCommands.NicsList), ct));
 
-    private static ModuleCatalog NewCatalog() =>
-        new(new ModuleCatalogOptions { ReservedPersonalities = PersonalityCatalog.Names.ToList() });
+        var spec = new Argument<string>("spec") { Description = "PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=NIC][,OPTION=VALUE...], e.g. rtl8139:/run/polynic/nic1.sock,tap=pn1,revision=0x20" };
+        var addServer = ServerOption(true);
+        var add = new Command("add", "Create a NIC from a loaded personality and serve it on a new vfio-user socket (then QMP device_add vfio-user-pci,socket=...).");
+        add.Arguments.Add(spec);
+        add.Options.Add(addServer);
+        add.SetAction((parse, ct) => SendAsync(parse.GetValue(addServer)!, new ControlRequest(ControlCommands.NicsAdd, Spec: parse.GetValue(spec)), ct));
+
+        var name = new Argument<string>("name") { Description = "The NIC's name." };
+        var removeServer = ServerOption(true);
+        var remove = new Command("remove", "Stop serving a NIC (detach it from the VM first: QMP device_del).");
+        remove.Arguments.Add(name);
+        remove.Options.Add(removeServer);
+        remove.SetAction((parse, ct) => SendAsync(parse.GetValue(removeServer)!, new ControlRequest(ControlCommands.NicsRemove, Name: parse.GetValue(name)), ct));
+
+        var command = new Command("nics", "NICs of a running server: list, add, remove.");
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(add);
+        command.Subcommands.Add(remove);
+        return command;
+    }
+
+    /// <summary>Sends one request; prints the result as indented JSON, or the error to stderr (exit 1).</summary>
+    private static async Task<int> SendAsync(FileInfo server, ControlRequest request, CancellationToken cancellationToken)
+    {
+        ControlResponse response;
+        try
+        {
+            response = await ControlClient.SendAsync(server.FullName, request, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"polynic: {e.Message}");
+            return 1;
+        }
+        if (response.Result is { } result)
+            Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (response.Ok) return 0;
+        Console.Error.WriteLine($"polynic: {request.Command} refused: {response.Error}");
+        return 1;
+    }
 }

@@ -1,22 +1,16 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Polynic.Cli.Serving;
 using Polynic.Management.Configuration;
 using Polynic.Management.Hosting;
-using Polynic.Modules;
+using Polynic.Management.Control;
 
 namespace Polynic.Cli.Commands;
 
 /// <summary><c>polynic serve</c>: serve devices over vfio-user until interrupted.</summary>
 internal static class ServeCommand
 {
-    /// <summary>artifacts/modules next to the CLI's own artifacts/cli, where ./polynic builds the module personalities.</summary>
-    private static DirectoryInfo? DefaultModules()
-    {
-        var directory = new DirectoryInfo(Path.Combine(AppContext.BaseDirectory, "..", "modules"));
-        return directory.Exists ? directory : null;
-    }
-
     public static Command Create()
     {
         var config = new Option<FileInfo?>("--config", "-c") { Description = "Server configuration (XML, schema: schemas/polynic-config.xsd)." };
@@ -28,14 +22,18 @@ internal static class ServeCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log at debug level." };
         var modules = new Option<DirectoryInfo?>("--modules", "-m")
         {
-            Description = "Load personality modules (compiled .dll or C# source .cs) from this directory at start (default: the modules ./polynic builds, artifacts/modules).",
-            DefaultValueFactory = _ => DefaultModules(),
+            Description = "Load personality modules (compiled .dll, C# source .cs, XML descriptor .xml) from this directory at start (default: artifacts/modules, where ./polynic builds them).",
+        };
+        var control = new Option<FileInfo?>("--control")
+        {
+            Description = "Take management commands (polynic modules|nics ... --server PATH) on this Unix socket while serving.",
         };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);
         command.Options.Add(verbose);
         command.Options.Add(modules);
+        command.Options.Add(control);
         command.SetAction(async (parse, cancellationToken) =>
         {
             PolynicConfiguration configuration;
@@ -43,8 +41,10 @@ internal static class ServeCommand
             {
                 var file = parse.GetValue(config);
                 var specs = parse.GetValue(devices) ?? [];
-                if (file is null == (specs.Length == 0))
-                    throw new FormatException("give either --config FILE or one or more --device specifications.");
+                if (file is not null && specs.Length > 0)
+                    throw new FormatException("give either --config FILE or --device specifications, not both.");
+                if (file is null && specs.Length == 0 && parse.GetValue(control) is null)
+                    throw new FormatException("give --config FILE, one or more --device specifications, or a --control socket to add NICs to later.");
                 configuration = file is not null ? ConfigurationLoader.Load(file.FullName) : DeviceSpec.ToConfiguration(specs);
             }
             catch (Exception e) when (e is FormatException or ConfigurationException)
@@ -56,16 +56,10 @@ internal static class ServeCommand
             ServerHost host;
             try
             {
-                ModuleCatalog? catalog = null;
-                if (parse.GetValue(modules) is { } directory)
-                {
-                    catalog = new ModuleCatalog(new ModuleCatalogOptions { ReservedPersonalities = PersonalityCatalog.Names.ToList() });
-                    foreach (var module in catalog.LoadDirectory(directory.FullName))
-                        Console.WriteLine(ModulesCommand.Describe(module));
-                }
-                host = await ServerHost.StartAsync(configuration, loggerFactory, cancellationToken, catalog);
+                var catalog = ModulesDirectory.Load(parse.GetValue(modules), Console.Out);
+                host = await ServerHost.StartAsync(configuration, catalog, loggerFactory, cancellationToken);
             }
-            catch (Exception e) when (e is IOException or ArgumentException or KeyNotFoundException or InvalidOperationException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"polynic serve: {e.Message}");
                 return 1;
@@ -74,16 +68,51 @@ internal static class ServeCommand
             {
                 foreach (var f in host.Functions)
                     Console.WriteLine($"serving {f.Name} ({f.Personality}, {f.Function.Definition.Identity}) on {f.Server.SocketPath}{(f.Port is null ? "" : $", port {f.Port.Name}")}");
+                foreach (var f in host.FailedNics)
+                    Console.Error.WriteLine($"polynic serve: not serving {f.Reason}");
                 if (host.CaptureFile is { } capture) Console.WriteLine($"capturing to {capture}");
+                ControlServer? controlServer = null;
+                if (parse.GetValue(control) is { } controlPath)
+                {
+                    try
+                    {
+                        controlServer = new ControlServer(host, controlPath.FullName, loggerFactory);
+                        controlServer.Start();
+                    }
+                    catch (IOException e)
+                    {
+                        Console.Error.WriteLine($"polynic serve: {e.Message}");
+                        return 1;
+                    }
+                    Console.WriteLine($"control socket {controlServer.SocketPath}");
+                }
+                else if (host.Functions.Count == 0)
+                {
+                    Console.Error.WriteLine("polynic serve: no NIC could be started and there is no --control socket to add one; stopping.");
+                    return 1;
+                }
                 Console.WriteLine("ready; Ctrl-C stops");
-                try
+                // SIGINT and SIGTERM both stop the server cleanly (sockets removed, taps deleted):
+                // a service manager sends SIGTERM, and a shell's background job may have SIGINT ignored.
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                void OnSignal(PosixSignalContext context)
                 {
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    context.Cancel = true;
+                    stop.Cancel();
                 }
-                catch (OperationCanceledException)
+                using (PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal))
+                using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal))
                 {
-                    Console.WriteLine("stopping");
+                    try
+                    {
+                        await Task.Delay(Timeout.Infinite, stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        Console.WriteLine("stopping");
+                    }
                 }
+                if (controlServer is not null) await controlServer.DisposeAsync();
             }
             return 0;
         });

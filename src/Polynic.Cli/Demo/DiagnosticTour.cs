@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Polynic.Cli.Serving;
+using Polynic.Management.Configuration;
 using Polynic.Management.Hosting;
-using Polynic.Personalities.Diagnostic;
 using Polynic.Rig;
 using Polynic.Rig.Guests;
-using static Polynic.Personalities.Diagnostic.DiagnosticRegisters;
+using static Polynic.Cli.Demo.DiagnosticSpec;
 
 namespace Polynic.Cli.Demo;
 
@@ -43,7 +43,7 @@ internal static class DiagnosticTour
         {
             var socket = Path.Combine(socketDirectory.FullName, "diag0.sock");
             output.WriteLine($"2/4 Serving the Polynic diagnostic function on {socket}");
-            await using var host = await ServerHost.StartAsync(DeviceSpec.ToConfiguration([$"diagnostic:{socket}"]), loggerFactory, cancellationToken);
+            await using var host = await ServerHost.StartAsync(DeviceSpec.ToConfiguration([$"diagnostic:{socket}"]), ModulesDirectory.LoadDefault(output), loggerFactory, cancellationToken);
 
             output.WriteLine("3/4 Booting a Linux guest under QEMU (TCG) with -device vfio-user-pci...");
             var boot = Stopwatch.StartNew();
@@ -57,9 +57,8 @@ internal static class DiagnosticTour
             output.WriteLine($"    guest ready after {boot.Elapsed.TotalSeconds:0.0} s; serial log: {guest.SerialLogPath}");
 
             output.WriteLine("4/4 Driving the device from the guest:");
-            var identity = DiagnosticDevice.Identity;
-            var function = await guest.FindAsync(identity.VendorId, identity.DeviceId, cancellationToken);
-            Check("enumeration", function is not null && function.ClassCode == identity.ClassCode,
+            var function = await guest.FindAsync(VendorId, DeviceId, cancellationToken);
+            Check("enumeration", function is not null && function.ClassCode == ClassCode,
                 function is null ? "not found" : $"{function.Address} {function.VendorId:x4}:{function.DeviceId:x4} class {function.ClassCode:x6}");
             if (function is null) return new TourReport(checks);
 
@@ -67,7 +66,7 @@ internal static class DiagnosticTour
             await guest.SetCommandBitsAsync(function, 0x4, cancellationToken);
             ulong registers = function.Bars[0].Start;
             uint magic = await guest.ReadPhysical32Async(registers + Magic, cancellationToken);
-            Check("MMIO", magic == DiagnosticDevice.Magic, $"BAR0 at 0x{registers:x}, magic 0x{magic:x8}");
+            Check("MMIO", magic == MagicValue, $"BAR0 at 0x{registers:x}, magic 0x{magic:x8}");
 
             int before = await UioInterruptCountAsync(guest, cancellationToken);
             await guest.WritePhysical32Async(registers + InterruptRaise, 0, cancellationToken);
@@ -82,7 +81,7 @@ internal static class DiagnosticTour
             await guest.WritePhysical32Async(registers + DmaSeed, seed, cancellationToken);
             await guest.WritePhysical32Async(registers + DmaCommand, DmaCommandWritePattern, cancellationToken);
             var bytes = await guest.ReadPhysicalPagesAsync(DmaBuffer, 2, cancellationToken);
-            bool same = bytes.AsSpan().SequenceEqual(DiagnosticPattern.Create(seed, 8192));
+            bool same = bytes.AsSpan().SequenceEqual(Pattern(seed, 8192));
             Check("DMA", same, same ? "8 KiB pattern written by Polynic read back intact by the guest" : "pattern differs");
 
             var server = host.Functions[0];

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Nic;
 using Polynic.Management.Configuration;
+using Polynic.Cli.Serving;
 using Polynic.Management.Hosting;
 using Polynic.Rig;
 using Polynic.Rig.Guests;
@@ -38,7 +39,7 @@ internal static partial class LanDemo
                     Nic("vm2", work.FullName, "52:54:00:de:00:02"),
                 ]);
             output.WriteLine("2/5 Starting Polynic: two e1000 NICs on switch lan0, capture on");
-            await using var host = await ServerHost.StartAsync(configuration, loggers, cancellationToken);
+            await using var host = await ServerHost.StartAsync(configuration, ModulesDirectory.LoadDefault(output), loggers, cancellationToken);
 
             output.WriteLine("3/5 Booting two Linux guests under QEMU (TCG), each with a Polynic e1000 over vfio-user...");
             var boot = Stopwatch.StartNew();
@@ -102,7 +103,7 @@ internal static partial class LanDemo
     }
 
     private static NicConfiguration Nic(string name, string directory, string mac) =>
-        new(name, "e1000", Path.Combine(directory, name + ".sock"), MacAddress.Parse(mac), null,
+        new(name, "e1000", Path.Combine(directory, name + ".sock"), MacAddress.Parse(mac), [],
             new SwitchPortConfiguration("lan0", 1, null), null, 0);
 
     private static Task ConfigureAsync(Guest guest, string address, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Polynic.Core.Nic;
 
 namespace Polynic.Core.Modules;
@@ -49,4 +50,38 @@ public sealed class PersonalitySettings
     /// <param name="name">Option name, case-insensitive.</param>
     /// <param name="defaultValue">What to return when the option is absent.</param>
     public string GetOption(string name, string defaultValue) => GetOption(name) ?? defaultValue;
+
+    /// <summary>
+    /// The value of integer option <paramref name="name"/>, decimal or <c>0x</c> hexadecimal, or
+    /// <paramref name="defaultValue"/> if it was not given.
+    /// </summary>
+    /// <param name="name">Option name, case-insensitive.</param>
+    /// <param name="defaultValue">What to return when the option is absent.</param>
+    /// <param name="minimum">Smallest accepted value.</param>
+    /// <param name="maximum">Largest accepted value.</param>
+    /// <exception cref="ArgumentException">The value is not an integer in [<paramref name="minimum"/>, <paramref name="maximum"/>]; the message names the option.</exception>
+    public long GetInteger(string name, long defaultValue, long minimum, long maximum)
+    {
+        var text = GetOption(name);
+        if (string.IsNullOrEmpty(text)) return defaultValue;
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        bool parsed = hex
+            ? long.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
+            : long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+        if (!parsed || value < minimum || value > maximum)
+            throw new ArgumentException($"option {name}='{text}' is not an integer in {minimum}..{maximum} (decimal or 0x hexadecimal)");
+        return value;
+    }
+
+    /// <summary>Names of the given options that are not in <paramref name="known"/>, for a factory to refuse typos.</summary>
+    /// <param name="known">The option names the personality understands.</param>
+    /// <exception cref="ArgumentException">Some option is unknown; the message lists the known ones.</exception>
+    public void RejectUnknownOptions(params string[] known)
+    {
+        foreach (var key in Options.Keys)
+        {
+            if (!known.Contains(key, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"unknown option '{key}' (known: {(known.Length == 0 ? "none" : string.Join(", ", known))})");
+        }
+    }
 }

@@ -76,8 +76,7 @@ public static class ConfigurationLoader
             if (!mac.IsUnicast) errors.Add(At(name, n.Attribute("mac")!, $"NIC '{nicName}': MAC {mac} is a group address; a station address must be unicast"));
             else if (!macs.TryAdd(mac, nicName)) errors.Add(At(name, (XObject?)n.Attribute("mac") ?? n, $"NIC '{nicName}': MAC {mac} is already used by NIC '{macs[mac]}'"));
             nics.Add(new NicConfiguration(nicName, (string)n.Attribute("personality")!, (string)n.Attribute("socket")!, mac,
-                n.Attribute("revision") is { } r ? byte.Parse(r.Value, CultureInfo.InvariantCulture) : null,
-                Port(n), Faults(n), ((IXmlLineInfo)n).LineNumber));
+                Options(n, name, nicName, errors), Port(n), Faults(n), ((IXmlLineInfo)n).LineNumber));
             index++;
         }
         foreach (var group in nics.Where(x => x.Port is TapPortConfiguration).GroupBy(x => ((TapPortConfiguration)x.Port).InterfaceName).Where(g => g.Count() > 1 && !g.Key.Contains('%')))
@@ -86,9 +85,23 @@ public static class ConfigurationLoader
         return new PolynicConfiguration(name, capture, switches, nics);
     }
 
+    private static List<KeyValuePair<string, string>> Options(XElement nic, string file, string nicName, List<ConfigurationError> errors)
+    {
+        var options = new List<KeyValuePair<string, string>>();
+        if (nic.Attribute("revision") is { } r) options.Add(new("revision", r.Value));
+        foreach (var o in nic.Elements(Ns + "option"))
+        {
+            var key = (string)o.Attribute("name")!;
+            if (options.Any(x => string.Equals(x.Key, key, StringComparison.OrdinalIgnoreCase)))
+                errors.Add(At(file, o, $"NIC '{nicName}': option '{key}' is given twice"));
+            else options.Add(new(key, (string)o.Attribute("value")!));
+        }
+        return options;
+    }
+
     private static PortConfiguration Port(XElement nic)
     {
-        var e = nic.Elements().First();
+        var e = nic.Elements().First(x => x.Name.LocalName != "option");
         return e.Name.LocalName switch
         {
             "tap" => new TapPortConfiguration((string)e.Attribute("name")!, Bool(e, "vnetHeader", true), Bool(e, "up", true)),

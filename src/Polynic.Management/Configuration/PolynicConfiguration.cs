@@ -15,13 +15,17 @@ public sealed record CaptureConfiguration(string File, long MaxBytes, int Files,
 /// <summary>A Polynic L2 switch.</summary>
 public sealed record SwitchConfiguration(string Name, TimeSpan Aging);
 
-/// <summary>One NIC: a personality behind a vfio-user socket, attached to a port.</summary>
+/// <summary>
+/// One NIC: a personality behind a vfio-user socket, attached to a port. <paramref name="Options"/>
+/// are the personality's own settings (the <c>revision</c> attribute and <c>&lt;option&gt;</c>
+/// elements), handed to its module as they are.
+/// </summary>
 public sealed record NicConfiguration(
     string Name,
     string Personality,
     string Socket,
     MacAddress Mac,
-    byte? Revision,
+    IReadOnlyList<KeyValuePair<string, string>> Options,
     PortConfiguration Port,
     FaultConfiguration? Faults,
     int Line);

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Polynic.Core.Modules;
 using Polynic.Core.Nic;
 using Polynic.Core.Pci;
-using Polynic.Core.Modules;
 using Polynic.Management.Configuration;
 using Polynic.Modules;
 using Polynic.Ports.Capture;
@@ -11,30 +11,75 @@ using Polynic.Transport.VfioUser.Server;
 namespace Polynic.Management.Hosting;
 
 /// <summary>One served NIC (or other PCI function) with its port and vfio-user server.</summary>
-public sealed record ServedFunction(string Name, string Personality, PciFunction Function, IPort? Port, VfioUserServer Server)
+/// <param name="Name">The NIC's name in the configuration.</param>
+/// <param name="Personality">The personality it was created as.</param>
+/// <param name="Module">The module that provided the personality.</param>
+/// <param name="Function">The PCI function presented to the VMM.</param>
+/// <param name="Port">Where its frames go; null for a function that is not a NIC.</param>
+/// <param name="Server">The vfio-user server on its socket.</param>
+public sealed record ServedFunction(string Name, string Personality, string Module, PciFunction Function, IPort? Port, VfioUserServer Server)
 {
     /// <summary>The NIC core of the function, if it is a NIC.</summary>
     public NicDevice? Nic => Function.Device as NicDevice;
+
+    /// <summary>Null while the device works; why it was taken out of service otherwise (it threw, or reported a failure).</summary>
+    public string? FailureReason => Function.FailureReason;
 }
 
+/// <summary>A configured NIC that could not be started, and why; the server serves the others.</summary>
+/// <param name="Name">The NIC's name.</param>
+/// <param name="Personality">The personality asked for.</param>
+/// <param name="Reason">What went wrong (unknown personality, a module that failed or threw, a port that would not open).</param>
+public sealed record FailedNic(string Name, string Personality, string Reason);
+
 /// <summary>
-/// Everything one Polynic process serves, built from a configuration: switches, capture,
-/// ports, devices and their vfio-user sockets. Disposing it stops all of it: sockets removed,
-/// taps deleted, threads ended, capture flushed.
+/// Everything one Polynic process serves: switches, capture, ports, devices and their vfio-user
+/// sockets, built from a configuration and changed at run time (NICs added and removed, modules
+/// loaded and unloaded). Personalities come only from the module catalog: the server has no
+/// compile-time reference to any of them. Disposing it stops all of it: sockets removed, taps
+/// deleted, threads ended, capture flushed.
 /// </summary>
+/// <remarks>
+/// Thread-safe: management operations may arrive from several control connections at once; they
+/// are serialised. A NIC that fails to start (its module is missing, failed to load, or threw)
+/// is kept in <see cref="FailedNics"/> with its reason and costs the other NICs nothing.
+/// </remarks>
 public sealed class ServerHost : IAsyncDisposable
 {
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<ServedFunction> _functions = [];
+    private readonly List<FailedNic> _failed = [];
     private readonly Dictionary<string, L2Switch> _switches = new(StringComparer.Ordinal);
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _log;
     private PcapngWriter? _capture;
+    private bool _disposed;
 
-    private ServerHost(PolynicConfiguration configuration) => Configuration = configuration;
+    private ServerHost(PolynicConfiguration configuration, ModuleCatalog modules, ILoggerFactory loggers)
+    {
+        Configuration = configuration;
+        Modules = modules;
+        _loggers = loggers;
+        _log = loggers.CreateLogger("Polynic.Server");
+    }
 
-    /// <summary>The configuration served.</summary>
+    /// <summary>The configuration the server started with.</summary>
     public PolynicConfiguration Configuration { get; }
 
-    /// <summary>Served functions in configuration order.</summary>
-    public IReadOnlyList<ServedFunction> Functions => _functions;
+    /// <summary>The personality modules this server creates devices from.</summary>
+    public ModuleCatalog Modules { get; }
+
+    /// <summary>A snapshot of the served functions, in the order they were added.</summary>
+    public IReadOnlyList<ServedFunction> Functions
+    {
+        get { lock (_functions) return _functions.ToArray(); }
+    }
+
+    /// <summary>A snapshot of the configured NICs that could not be started.</summary>
+    public IReadOnlyList<FailedNic> FailedNics
+    {
+        get { lock (_functions) return _failed.ToArray(); }
+    }
 
     /// <summary>The switches by name.</summary>
     public IReadOnlyDictionary<string, L2Switch> Switches => _switches;
@@ -42,17 +87,20 @@ public sealed class ServerHost : IAsyncDisposable
     /// <summary>The capture file being written, if any.</summary>
     public string? CaptureFile => _capture?.Path;
 
-    /// <summary>Run-time modules consulted for personalities the server does not have built in.</summary>
-    public ModuleCatalog? Modules { get; private init; }
-
-    /// <summary>Builds and starts everything; on any failure, stops what was started and rethrows.</summary>
+    /// <summary>
+    /// Builds and starts everything. A NIC that cannot be started is recorded in
+    /// <see cref="FailedNics"/> (and logged) while the others are served.
+    /// </summary>
     /// <param name="configuration">What to serve.</param>
+    /// <param name="modules">Where personalities come from (compiled, source and descriptor modules).</param>
     /// <param name="loggers">Where logs go.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
-    /// <param name="modules">Personality modules loaded at run time (compiled or source), consulted after the built-in personalities.</param>
-    public static async Task<ServerHost> StartAsync(PolynicConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken = default, ModuleCatalog? modules = null)
+    /// <exception cref="IOException">The capture file cannot be created; nothing is left running.</exception>
+    public static async Task<ServerHost> StartAsync(PolynicConfiguration configuration, ModuleCatalog modules, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
-        var host = new ServerHost(configuration) { Modules = modules };
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(modules);
+        var host = new ServerHost(configuration, modules, loggers);
         try
         {
             if (configuration.Capture is { } c)
@@ -63,7 +111,17 @@ public sealed class ServerHost : IAsyncDisposable
             foreach (var s in configuration.Switches)
                 host._switches.Add(s.Name, new L2Switch(s.Name, new L2SwitchOptions { MacAgingTime = s.Aging, MaxFrameLength = 9018 + 4 }));
             foreach (var nic in configuration.Nics)
-                host._functions.Add(await StartFunctionAsync(nic, host, loggers, cancellationToken));
+            {
+                try
+                {
+                    await host.AddNicAsync(nic, cancellationToken);
+                }
+                catch (NicStartException e)
+                {
+                    lock (host._functions) host._failed.Add(new FailedNic(nic.Name, nic.Personality, e.Message));
+                    host._log.LogError("NIC {Nic} not served: {Reason}", nic.Name, e.Message);
+                }
+            }
             return host;
         }
         catch
@@ -73,26 +131,142 @@ public sealed class ServerHost : IAsyncDisposable
         }
     }
 
-    private static async Task<ServedFunction> StartFunctionAsync(NicConfiguration nic, ServerHost host, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a NIC from a loaded module's personality, attaches its port and starts serving it
+    /// on its socket. Used at start-up and by the management interface while the server runs.
+    /// </summary>
+    /// <param name="nic">The NIC: personality, socket, MAC, options, port.</param>
+    /// <param name="cancellationToken">Cancels start-up of this NIC.</param>
+    /// <returns>The served function.</returns>
+    /// <exception cref="NicStartException">
+    /// The NIC could not be started: its name, socket, MAC or tap is already in use, its
+    /// personality is unknown, its module refused the options or threw, or its port or socket
+    /// would not open. Nothing of it is left running; the message says which.
+    /// </exception>
+    public async Task<ServedFunction> AddNicAsync(NicConfiguration nic, CancellationToken cancellationToken = default)
     {
-        var settings = new NicSettings(nic.Mac);
-        var device = host.Modules is { } m && !PersonalityCatalog.Names.Contains(nic.Personality, StringComparer.OrdinalIgnoreCase) && m.TryGetFactory(nic.Personality, out _)
-            ? m.Create(nic.Personality, new PersonalitySettings(settings, nic.Revision is { } r ? [new("revision", r.ToString(System.Globalization.CultureInfo.InvariantCulture))] : null))
-            : PersonalityCatalog.Create(nic.Personality, settings, nic.Revision);
-        var function = new PciFunction(device, nic.Name, loggers);
-        var port = PortFactory.Create(nic, host._switches, host._capture, host.Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, loggers);
+        ArgumentNullException.ThrowIfNull(nic);
+        await _gate.WaitAsync(cancellationToken);
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            CheckUnused(nic);
+            var served = await StartFunctionAsync(nic, cancellationToken);
+            lock (_functions)
+            {
+                _functions.Add(served);
+                _failed.RemoveAll(f => f.Name == nic.Name);
+            }
+            _log.LogInformation("Serving NIC {Nic} ({Personality} from module {Module}) on {Socket}", nic.Name, nic.Personality, served.Module, nic.Socket);
+            return served;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops serving NIC <paramref name="name"/>: its vfio-user socket is closed (a connected VMM
+    /// sees the device gone; detach it there first with <c>device_del</c>), its port closed,
+    /// and the device dropped, so its module can be unloaded.
+    /// </summary>
+    /// <param name="name">The NIC's name.</param>
+    /// <exception cref="KeyNotFoundException">No NIC of that name; the message lists those served.</exception>
+    public async Task RemoveNicAsync(string name)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            ServedFunction? function;
+            lock (_functions)
+            {
+                function = _functions.FirstOrDefault(f => f.Name == name);
+                if (function is null)
+                {
+                    if (_failed.RemoveAll(f => f.Name == name) > 0) return;
+                    throw new KeyNotFoundException($"no NIC named '{name}'; serving: {string.Join(", ", _functions.Select(f => f.Name))}");
+                }
+                _functions.Remove(function);
+            }
+            await StopAsync(function);
+            _log.LogInformation("NIC {Nic} removed", name);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Unloads module <paramref name="name"/> if no served NIC was created from it.
+    /// </summary>
+    /// <param name="name">The module's name.</param>
+    /// <returns>A weak reference to the module's load context; see <see cref="ModuleCatalog.Unload"/>.</returns>
+    /// <exception cref="InvalidOperationException">NICs created from the module are still served; the message names them.</exception>
+    /// <exception cref="KeyNotFoundException">No such module.</exception>
+    public async Task<WeakReference> UnloadModuleAsync(string name)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            string[] users;
+            lock (_functions) users = _functions.Where(f => f.Module == name).Select(f => f.Name).ToArray();
+            if (users.Length > 0)
+                throw new InvalidOperationException($"module '{name}' still provides NIC(s) {string.Join(", ", users)}; remove them first");
+            return Modules.Unload(name);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void CheckUnused(NicConfiguration nic)
+    {
+        lock (_functions)
+        {
+            foreach (var f in _functions)
+            {
+                if (f.Name == nic.Name) throw new NicStartException($"NIC '{nic.Name}' is already served (on {f.Server.SocketPath})");
+                if (f.Server.SocketPath == nic.Socket) throw new NicStartException($"NIC '{nic.Name}': socket {nic.Socket} is already used by NIC '{f.Name}'");
+                if (f.Nic is { } n && n.Settings.Mac == nic.Mac) throw new NicStartException($"NIC '{nic.Name}': MAC {nic.Mac} is already used by NIC '{f.Name}'");
+            }
+        }
+    }
+
+    private async Task<ServedFunction> StartFunctionAsync(NicConfiguration nic, CancellationToken cancellationToken)
+    {
+        IPciDevice device;
+        string module;
+        try
+        {
+            device = Modules.Create(nic.Personality, new PersonalitySettings(new NicSettings(nic.Mac), nic.Options), out module);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException)
+        {
+            throw new NicStartException($"NIC '{nic.Name}': {e.Message}", e);
+        }
+        IPort? port = null;
+        try
+        {
+            var function = new PciFunction(device, nic.Name, _loggers);
+            port = PortFactory.Create(nic, _switches, _capture, Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, _loggers);
             if (port is not null)
             {
                 if (device is NicDevice n) n.AttachPort(port);
-                else throw new InvalidOperationException($"NIC '{nic.Name}': personality '{nic.Personality}' is not a NIC and cannot take a port");
+                else throw new InvalidOperationException($"personality '{nic.Personality}' is not a NIC and cannot take a port");
             }
             var directory = Path.GetDirectoryName(nic.Socket);
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
-            var server = new VfioUserServer(function, nic.Socket, loggerFactory: loggers);
+            var server = new VfioUserServer(function, nic.Socket, loggerFactory: _loggers);
             await server.StartAsync(cancellationToken);
-            return new ServedFunction(nic.Name, nic.Personality, function, port, server);
+            return new ServedFunction(nic.Name, nic.Personality, module, function, port, server);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            port?.Dispose();
+            throw new NicStartException($"NIC '{nic.Name}': {e.Message}", e);
         }
         catch
         {
@@ -101,15 +275,45 @@ public sealed class ServerHost : IAsyncDisposable
         }
     }
 
+    private static async Task StopAsync(ServedFunction function)
+    {
+        await function.Server.DisposeAsync();
+        function.Port?.Dispose();
+        (function.Function.Device as IDisposable)?.Dispose();
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        foreach (var f in _functions) await f.Server.DisposeAsync();
-        foreach (var f in _functions) f.Port?.Dispose();
-        _functions.Clear();
-        foreach (var s in _switches.Values) s.Dispose();
-        _switches.Clear();
-        _capture?.Dispose();
-        _capture = null;
+        await _gate.WaitAsync();
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            ServedFunction[] functions;
+            lock (_functions)
+            {
+                functions = _functions.ToArray();
+                _functions.Clear();
+            }
+            foreach (var f in functions) await StopAsync(f);
+            foreach (var s in _switches.Values) s.Dispose();
+            _switches.Clear();
+            _capture?.Dispose();
+            _capture = null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
+}
+
+/// <summary>A NIC could not be started; the message names it and the reason. Nothing of it is left running.</summary>
+public sealed class NicStartException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Names the NIC and the problem.</param>
+    /// <param name="inner">The underlying error, if any.</param>
+    public NicStartException(string message, Exception? inner = null) : base(message, inner) { }
 }

@@ -45,7 +45,8 @@ internal sealed partial class LanRig : IAsyncDisposable
         ServerHost? host = null;
         try
         {
-            host = await ServerHost.StartAsync(configure(work.FullName), NullLoggerFactory.Instance);
+            host = await ServerHost.StartAsync(configure(work.FullName), PersonalityModules.Catalog(), NullLoggerFactory.Instance);
+            Assert.Empty(host.FailedNics);
             var starting = guests(host).Select(o => rig.StartGuestAsync(o with
             {
                 BootTimeout = TimeSpan.FromMinutes(3),
@@ -82,7 +83,7 @@ internal sealed partial class LanRig : IAsyncDisposable
 
     /// <summary>An e1000 NIC named <paramref name="name"/> with its socket in <paramref name="work"/>.</summary>
     public static NicConfiguration E1000(string name, string work, string mac, PortConfiguration port, FaultConfiguration? faults = null) =>
-        new(name, "e1000", Path.Combine(work, name + ".sock"), MacAddress.Parse(mac), null, port, faults, 0);
+        new(name, "e1000", Path.Combine(work, name + ".sock"), MacAddress.Parse(mac), [], port, faults, 0);
 
     /// <summary>Brings eth0 up with <paramref name="address"/>/24 and waits for carrier.</summary>
     public static Task ConfigureAsync(Guest guest, string address) =>

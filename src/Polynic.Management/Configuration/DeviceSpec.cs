@@ -1,14 +1,17 @@
 using Polynic.Core.Nic;
-using Polynic.Management.Configuration;
 
-namespace Polynic.Cli.Serving;
+namespace Polynic.Management.Configuration;
 
 /// <summary>
 /// A device given on the command line instead of in a configuration file:
-/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
+/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME][,name=NIC][,OPTION=VALUE...]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
 /// </summary>
-internal static class DeviceSpec
+public static class DeviceSpec
 {
+    private static readonly HashSet<string> Reserved = new(["mac", "tap", "name"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Parses one specification; <paramref name="index"/> picks the default MAC and name.</summary>
+    /// <exception cref="FormatException">The text is not a specification; the message says why.</exception>
     public static NicConfiguration Parse(string text, int index)
     {
         int colon = text.IndexOf(':');
@@ -23,8 +26,9 @@ internal static class DeviceSpec
             if (eq <= 0) throw new FormatException($"'{part}' in '{text}' is not key=value.");
             settings[part[..eq]] = part[(eq + 1)..];
         }
-        foreach (var key in settings.Keys.Except(["mac", "tap", "name"], StringComparer.OrdinalIgnoreCase))
-            throw new FormatException($"unknown setting '{key}' in '{text}' (known: mac, tap, name).");
+        // Keys other than mac, tap and name are the personality's own options (revision=0x20,
+        // queuePairs=2): its module checks them when the NIC is created.
+        var options = settings.Where(s => !Reserved.Contains(s.Key)).ToList();
         var mac = settings.TryGetValue("mac", out var m)
             ? (MacAddress.TryParse(m, out var parsed) ? parsed : throw new FormatException($"'{m}' is not a MAC address."))
             : NicSettings.ForIndex(index).Mac;
@@ -33,9 +37,11 @@ internal static class DeviceSpec
             : new UnpluggedPortConfiguration();
         var personality = text[..colon];
         var name = settings.TryGetValue("name", out var n) ? n : $"{personality}{index}";
-        return new NicConfiguration(name, personality, parts[0], mac, null, port, null, 0);
+        return new NicConfiguration(name, personality, parts[0], mac, options, port, null, 0);
     }
 
+    /// <summary>A configuration serving the given specifications, NIC i with default MAC i.</summary>
+    /// <exception cref="FormatException">A specification is malformed.</exception>
     public static PolynicConfiguration ToConfiguration(IEnumerable<string> specs) =>
         new("command line", null, [], specs.Select(Parse).ToList());
 }

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Polynic.Management.Configuration;
+using Polynic.Management.Hosting;
+using Polynic.Modules;
+
+namespace Polynic.Management.Control;
+
+/// <summary>
+/// The management operations of a running server — modules listed, loaded, unloaded and
+/// validated; NICs listed, added and removed — independent of how they are asked for (the
+/// control socket today, an HTTP API later). Every failure is an answer with a message, never
+/// an exception that could reach the server.
+/// </summary>
+public sealed class ManagementService(ServerHost host)
+{
+    /// <summary>Runs one request.</summary>
+    /// <param name="request">The command and its arguments (untrusted: from a socket).</param>
+    /// <param name="cancellationToken">Cancels a NIC start.</param>
+    public async Task<ControlResponse> ExecuteAsync(ControlRequest request, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            switch (request.Command)
+            {
+                case ControlCommands.ModulesList:
+                    return Ok(host.Modules.List().Select(Describe));
+                case ControlCommands.ModulesLoad:
+                {
+                    var info = host.Modules.Load(RequirePath(request));
+                    return info.State == ModuleState.Loaded ? Ok(Describe(info)) : Refused(info);
+                }
+                case ControlCommands.ModulesValidate:
+                {
+                    var info = host.Modules.Validate(RequirePath(request));
+                    return info.State == ModuleState.Valid ? Ok(Describe(info)) : Refused(info);
+                }
+                case ControlCommands.ModulesUnload:
+                    await host.UnloadModuleAsync(Require(request.Name, "name"));
+                    return new ControlResponse(true);
+                case ControlCommands.PersonalitiesList:
+                    return Ok(host.Modules.Personalities());
+                case ControlCommands.NicsList:
+                    return Ok(host.Functions.Select(f => new NicStatus(f.Name, f.Personality, f.Module, f.Server.SocketPath, f.Port?.Name,
+                            f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected))
+                        .Concat(host.FailedNics.Select(f => new NicStatus(f.Name, f.Personality, null, null, null, "failed", f.Reason, false))));
+                case ControlCommands.NicsAdd:
+                {
+                    var spec = Require(request.Spec, "spec");
+                    var nic = DeviceSpec.Parse(spec, FreeIndex());
+                    var served = await host.AddNicAsync(nic, cancellationToken);
+                    return Ok(new NicStatus(served.Name, served.Personality, served.Module, served.Server.SocketPath, served.Port?.Name, "serving", null, false));
+                }
+                case ControlCommands.NicsRemove:
+                    await host.RemoveNicAsync(Require(request.Name, "name"));
+                    return new ControlResponse(true);
+                default:
+                    return new ControlResponse(false, $"unknown command '{request.Command}'; known: {string.Join(", ", ControlCommands.All)}");
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException
+                                      or NicStartException or IOException or UnauthorizedAccessException)
+        {
+            return new ControlResponse(false, e.Message);
+        }
+    }
+
+    private int FreeIndex()
+    {
+        // Default MACs are 52:54:00:00:00:NN by index; pick the first index no NIC uses.
+        var used = host.Functions.Select(f => f.Nic?.Settings.Mac).ToHashSet();
+        int index = host.Functions.Count;
+        while (used.Contains(Core.Nic.NicSettings.ForIndex(index).Mac)) index++;
+        return index;
+    }
+
+    private static string RequirePath(ControlRequest request)
+    {
+        var path = Require(request.Path, "path");
+        if (!System.IO.Path.IsPathRooted(path)) throw new ArgumentException($"path '{path}' must be absolute (the server's working directory is not the client's)");
+        return path;
+    }
+
+    private static string Require(string? value, string field) =>
+        string.IsNullOrEmpty(value) ? throw new ArgumentException($"the request needs a '{field}'") : value;
+
+    private static ModuleStatus Describe(ModuleInfo info) =>
+        new(info.Name, info.Kind, info.File, info.SdkVersion, info.State, info.Reason, info.Personalities, info.Diagnostics.Select(d => d.ToString()).ToArray());
+
+    private static ControlResponse Refused(ModuleInfo info) =>
+        new(false, string.Join(Environment.NewLine, new[] { info.Reason ?? info.State.ToString() }.Concat(info.Diagnostics.Select(d => d.ToString()))),
+            JsonSerializer.SerializeToNode(Describe(info), ControlJson.Options));
+
+    private static ControlResponse Ok<T>(T result) => new(true, null, JsonSerializer.SerializeToNode(result, ControlJson.Options));
+}
+
+/// <summary>A module as the control protocol reports it.</summary>
+public sealed record ModuleStatus(string Name, ModuleKind Kind, string File, string? SdkVersion, ModuleState State, string? Reason,
+    IReadOnlyList<string> Personalities, IReadOnlyList<string> Diagnostics);
+
+/// <summary>A NIC as the control protocol reports it.</summary>
+public sealed record NicStatus(string Name, string Personality, string? Module, string? Socket, string? Port, string State, string? Reason, bool Connected);
