@@ -1,6 +1,7 @@
 // Polynic personality module: NE2000 PCI (Realtek RTL8029, 10EC:8029), driven by Linux ne2k-pci.
-// A run-time source module: compiled by the server's module catalog, using only the framework
-// and Polynic.Core.
+// The behaviour of the descriptor ne2000.xml (PCI identity, I/O BAR, station-address PROM come
+// from there): a run-time source module compiled by the server's module catalog when the
+// descriptor is loaded, using only the framework and Polynic.Core.
 //
 // Register model (DP8390 datasheet; RTL8029AS datasheet):
 //   BAR0, 32 bytes of I/O space:
@@ -21,7 +22,7 @@ using Polynic.Core.Pci;
 
 namespace Polynic.Modules.Ne2000;
 
-/// <summary>Creates NE2000 PCI (RTL8029) devices.</summary>
+/// <summary>Creates NE2000 PCI (RTL8029) devices as the behaviour of the descriptor ne2000.xml.</summary>
 public sealed class Ne2000Factory : IPersonalityFactory
 {
     /// <inheritdoc/>
@@ -34,7 +35,10 @@ public sealed class Ne2000Factory : IPersonalityFactory
     public IPciDevice Create(PersonalitySettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new Ne2000Device(settings.Nic);
+        settings.RejectUnknownOptions();
+        var descriptor = settings.Descriptor
+            ?? throw new ArgumentException("ne2000.cs is the behaviour of the descriptor ne2000.xml; load the descriptor, not the source file");
+        return new Ne2000Device(settings.Nic, descriptor);
     }
 }
 
@@ -90,24 +94,27 @@ public sealed class Ne2000Device : NicDevice
     private ushort _tbcr, _rsar, _rbcr;
     private bool _attached;
 
-    /// <summary>Creates an RTL8029 with station address <see cref="NicSettings.Mac"/>.</summary>
-    public Ne2000Device(NicSettings settings) : base(settings)
+    /// <summary>
+    /// Creates an RTL8029 with station address <see cref="NicSettings.Mac"/>, its PCI function and
+    /// PROM as <paramref name="descriptor"/> declares them.
+    /// </summary>
+    /// <exception cref="ArgumentException">The descriptor lacks the 32-byte I/O BAR 0 or an 8-word PROM.</exception>
+    public Ne2000Device(NicSettings settings, PersonalityDescriptor descriptor) : base(settings)
     {
+        if (descriptor.Definition.FindBar(0) is not { Kind: BarKind.Io, Size: >= BarSize })
+            throw new ArgumentException($"{descriptor.SourceFile}: the NE2000 needs BAR 0 as an I/O BAR of at least {BarSize} bytes");
+        if (descriptor.Eeprom is not { Words: PromSize / 4 } prom)
+            throw new ArgumentException($"{descriptor.SourceFile}: the NE2000 needs an <eeprom words=\"{PromSize / 4}\"> holding its station-address PROM");
         Filter = new ReceiveFilter(1, 64, MulticastHashKind.EthernetCrcTop6) { BroadcastUsesGroupFilters = false };
         Faults = new FaultLog();
-        Definition = new PciFunctionDefinition
+        Definition = descriptor.Definition;
+        // The 16-byte PROM, little-endian words from the descriptor; a word-wide card returns each byte twice.
+        var words = prom.Image(settings.Mac);
+        for (int i = 0; i < 16; i++)
         {
-            Identity = new PciIdentity(
-                VendorId: 0x10EC, DeviceId: 0x8029, ClassCode: 0x020000, Revision: 0,
-                SubsystemVendorId: 0x10EC, SubsystemId: 0x8029, InterruptPin: 1),
-            Bars = [new BarDefinition(0, BarKind.Io, BarSize)],
-        };
-        // PROM: MAC in bytes 0-5, 0x57 0x57 ('W') in 14-15 marking a word-wide card; each doubled.
-        Span<byte> prom16 = stackalloc byte[16];
-        prom16.Clear();
-        for (int i = 0; i < MacAddress.Length; i++) prom16[i] = settings.Mac[i];
-        prom16[14] = prom16[15] = 0x57;
-        for (int i = 0; i < 16; i++) _prom[2 * i] = _prom[2 * i + 1] = prom16[i];
+            byte b = (byte)(words[i / 2] >> (8 * (i % 2)));
+            _prom[2 * i] = _prom[2 * i + 1] = b;
+        }
         PowerOnReset();
     }
 

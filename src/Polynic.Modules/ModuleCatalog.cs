@@ -40,9 +40,11 @@ public sealed class ModuleCatalog
     public SourceModuleCompiler Compiler => _loader.Compiler;
 
     /// <summary>
-    /// Loads every module in <paramref name="directory"/>: each <c>*.dll</c> and <c>*.cs</c> at its
-    /// top level, and for each subfolder <c>name/</c> the file <c>name/name.dll</c> (or
-    /// <c>name/name.cs</c>), whose private dependencies sit beside it.
+    /// Loads every module in <paramref name="directory"/>: each <c>*.xml</c> descriptor, <c>*.dll</c>
+    /// and <c>*.cs</c> at its top level (a <c>.dll</c> or <c>.cs</c> that shares its base name with
+    /// a descriptor is that descriptor's behaviour, not a module of its own), and for each
+    /// subfolder <c>name/</c> the file <c>name/name.xml</c>, else <c>name/name.dll</c>, else
+    /// <c>name/name.cs</c>; private dependencies and behaviour code sit beside it.
     /// </summary>
     /// <param name="directory">The modules directory.</param>
     /// <returns>One entry per module file found, in file-name order, loaded or not.</returns>
@@ -59,8 +61,7 @@ public sealed class ModuleCatalog
             catch (InvalidOperationException e)
             {
                 // Two files with one module name (foo.dll beside foo.cs): the first keeps it.
-                var kind = file.EndsWith(ModuleLoader.SourceExtension, StringComparison.OrdinalIgnoreCase) ? ModuleKind.Source : ModuleKind.Compiled;
-                results.Add(new ModuleInfo(ModuleLoader.ModuleName(file), kind, file, null, ModuleState.Failed, $"{file}: {e.Message}", [], [], false));
+                results.Add(new ModuleInfo(ModuleLoader.ModuleName(file), ModuleLoader.KindOf(file), file, null, ModuleState.Failed, $"{file}: {e.Message}", [], [], false));
             }
         }
         return results;
@@ -72,25 +73,30 @@ public sealed class ModuleCatalog
     public static IReadOnlyList<string> Discover(string directory)
     {
         var files = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(directory))
+        var top = Directory.EnumerateFiles(directory).Select(Path.GetFullPath).ToArray();
+        var described = top.Where(f => f.EndsWith(ModuleLoader.DescriptorExtension, StringComparison.OrdinalIgnoreCase))
+            .Select(ModuleLoader.ModuleName).ToHashSet(StringComparer.Ordinal);
+        foreach (var file in top)
         {
-            if (file.EndsWith(ModuleLoader.CompiledExtension, StringComparison.OrdinalIgnoreCase)
-                || file.EndsWith(ModuleLoader.SourceExtension, StringComparison.OrdinalIgnoreCase))
-                files.Add(Path.GetFullPath(file));
+            if (file.EndsWith(ModuleLoader.DescriptorExtension, StringComparison.OrdinalIgnoreCase)
+                || ((file.EndsWith(ModuleLoader.CompiledExtension, StringComparison.OrdinalIgnoreCase)
+                     || file.EndsWith(ModuleLoader.SourceExtension, StringComparison.OrdinalIgnoreCase))
+                    && !described.Contains(ModuleLoader.ModuleName(file))))
+                files.Add(file);
         }
         foreach (var folder in Directory.EnumerateDirectories(directory))
         {
             string name = Path.GetFileName(folder);
-            string compiled = Path.Combine(folder, name + ModuleLoader.CompiledExtension);
-            string source = Path.Combine(folder, name + ModuleLoader.SourceExtension);
-            if (File.Exists(compiled)) files.Add(Path.GetFullPath(compiled));
-            else if (File.Exists(source)) files.Add(Path.GetFullPath(source));
+            var candidate = new[] { ModuleLoader.DescriptorExtension, ModuleLoader.CompiledExtension, ModuleLoader.SourceExtension }
+                .Select(extension => Path.Combine(folder, name + extension))
+                .FirstOrDefault(File.Exists);
+            if (candidate is not null) files.Add(Path.GetFullPath(candidate));
         }
         return files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
     }
 
     /// <summary>
-    /// Loads the module in <paramref name="path"/> (a <c>.dll</c> or a <c>.cs</c> file) into its
+    /// Loads the module in <paramref name="path"/> (a <c>.dll</c>, <c>.cs</c> or <c>.xml</c> file) into its
     /// own load context and makes its personalities available.
     /// </summary>
     /// <param name="path">The module file; its name without extension is the module's name.</param>

@@ -8,6 +8,9 @@ public enum ModuleKind
 
     /// <summary>A C# source file (<c>*.cs</c>) compiled by the server when loaded.</summary>
     Source,
+
+    /// <summary>An XML personality descriptor (.xml), with or without a behaviour code file.</summary>
+    Descriptor,
 }
 
 /// <summary>Where a module stands.</summary>

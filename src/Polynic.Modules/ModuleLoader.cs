@@ -1,5 +1,6 @@
 using System.Reflection;
 using Polynic.Core.Modules;
+using Polynic.Modules.Descriptors;
 
 namespace Polynic.Modules;
 
@@ -20,25 +21,108 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
     /// <summary>The file extension of source modules.</summary>
     public const string SourceExtension = ".cs";
 
+    /// <summary>The file extension of XML personality descriptors.</summary>
+    public const string DescriptorExtension = ".xml";
+
     /// <summary>The compiler used for source modules.</summary>
     public SourceModuleCompiler Compiler { get; } = compiler;
 
     /// <summary>The module name of a file: its name without extension.</summary>
     public static string ModuleName(string path) => Path.GetFileNameWithoutExtension(path);
 
+    /// <summary>The kind of module a file is, by its extension.</summary>
+    public static ModuleKind KindOf(string path) =>
+        path.EndsWith(SourceExtension, StringComparison.OrdinalIgnoreCase) ? ModuleKind.Source
+        : path.EndsWith(DescriptorExtension, StringComparison.OrdinalIgnoreCase) ? ModuleKind.Descriptor
+        : ModuleKind.Compiled;
+
     /// <summary>Loads <paramref name="path"/>; the result is either a loaded module or a refusal/failure (never both).</summary>
     public (LoadedModule? Module, ModuleInfo Info) Load(string path)
     {
         string file = Path.GetFullPath(path);
         string name = ModuleName(file);
-        var kind = file.EndsWith(SourceExtension, StringComparison.OrdinalIgnoreCase) ? ModuleKind.Source : ModuleKind.Compiled;
+        var kind = KindOf(file);
         var report = new ModuleInfo(name, kind, file, null, ModuleState.Failed, null, [], [], false);
 
         if (!File.Exists(file)) return (null, report with { Reason = $"{file}: no such file" });
         if (kind == ModuleKind.Compiled && !file.EndsWith(CompiledExtension, StringComparison.OrdinalIgnoreCase))
-            return (null, report with { Reason = $"{file}: not a module (expected a {CompiledExtension} assembly or a {SourceExtension} source file)" });
+            return (null, report with { Reason = $"{file}: not a module (expected a {CompiledExtension} assembly, a {SourceExtension} source file or a {DescriptorExtension} descriptor)" });
+        if (kind == ModuleKind.Descriptor) return LoadDescriptor(file, report);
 
-        byte[] image;
+        var (image, imageReport) = ReadImage(file, kind, report);
+        if (image is null) return (null, imageReport);
+        var context = new ModuleLoadContext(name, kind == ModuleKind.Compiled ? file : null);
+        try
+        {
+            var (factories, info) = Instantiate(context, image, imageReport);
+            if (factories is not null) return (new LoadedModule(info, context, factories), info);
+            context.Unload();
+            return (null, info);
+        }
+        catch
+        {
+            context.Unload();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A descriptor module: the descriptor is read and checked; without behaviour it is the whole
+    /// personality, with behaviour its code file is compiled or read and loaded into the module's
+    /// context, and the named factory creates the devices with the descriptor in hand.
+    /// </summary>
+    private (LoadedModule? Module, ModuleInfo Info) LoadDescriptor(string file, ModuleInfo report)
+    {
+        var read = PersonalityDescriptorReader.Read(file);
+        if (read.Descriptor is not { } descriptor)
+        {
+            return (null, report with
+            {
+                Diagnostics = read.Errors,
+                Reason = $"{file}: invalid personality descriptor ({read.Errors.Count} error(s)); first: {read.Errors[0]}",
+            });
+        }
+        var loaded = report with { State = ModuleState.Loaded, SdkVersion = PolynicSdk.Version, Personalities = [descriptor.Name] };
+        if (read.Behaviour is not { } behaviour)
+            return (new LoadedModule(loaded, new ModuleLoadContext(report.Name, null), [new DescriptorFactory(descriptor)]), loaded);
+
+        var codeKind = KindOf(behaviour.File);
+        var (image, imageReport) = ReadImage(behaviour.File, codeKind, report with { File = behaviour.File });
+        if (image is null) return (null, imageReport with { File = file, Reason = $"{file}:{behaviour.Line}:{behaviour.Column}: behaviour {imageReport.Reason}" });
+        var context = new ModuleLoadContext(report.Name, codeKind == ModuleKind.Compiled ? behaviour.File : null);
+        try
+        {
+            var (types, checkedReport) = LoadTypes(context, image, imageReport);
+            IPersonalityFactory? code = null;
+            string? reason = checkedReport.Reason;
+            if (types is not null)
+            {
+                var type = types.FirstOrDefault(t => t.FullName == behaviour.Factory);
+                if (type is null || !typeof(IPersonalityFactory).IsAssignableFrom(type) || type.IsAbstract)
+                    reason = $"{behaviour.File}: has no public class {behaviour.Factory} implementing {nameof(IPersonalityFactory)}";
+                else
+                    (code, reason) = CreateFactory(type, behaviour.File);
+            }
+            if (code is null)
+            {
+                context.Unload();
+                return (null, checkedReport with { File = file, State = checkedReport.State == ModuleState.Incompatible ? ModuleState.Incompatible : ModuleState.Failed,
+                    Reason = $"{file}:{behaviour.Line}:{behaviour.Column}: behaviour {reason}" });
+            }
+            var info = loaded with { SdkVersion = checkedReport.SdkVersion, Diagnostics = imageReport.Diagnostics, FromCache = imageReport.FromCache };
+            return (new LoadedModule(info, context, [new DescribedFactory(descriptor, code)]), info);
+        }
+        catch
+        {
+            context.Unload();
+            throw;
+        }
+    }
+
+    /// <summary>The assembly image of a compiled or source file (compiling the latter), or the reason there is none.</summary>
+    private (byte[]? Image, ModuleInfo Report) ReadImage(string file, ModuleKind kind, ModuleInfo report)
+    {
+        if (!File.Exists(file)) return (null, report with { Reason = $"{file}: no such file" });
         if (kind == ModuleKind.Source)
         {
             SourceCompilation compiled;
@@ -53,34 +137,20 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
                 var errors = compiled.Diagnostics.Where(d => d.IsError).ToArray();
                 return (null, report with { Reason = $"{file}: does not compile ({errors.Length} error(s)); first: {errors.FirstOrDefault()}" });
             }
-            image = compiled.Image;
+            return (compiled.Image, report);
         }
-        else
+        try { return (File.ReadAllBytes(file), report); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { image = File.ReadAllBytes(file); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return (null, report with { Reason = $"{file}: cannot read: {e.Message}" });
-            }
-        }
-
-        var context = new ModuleLoadContext(name, kind == ModuleKind.Compiled ? file : null);
-        try
-        {
-            var (factories, info) = Instantiate(context, image, report);
-            if (factories is not null) return (new LoadedModule(info, context, factories), info);
-            context.Unload();
-            return (null, info);
-        }
-        catch
-        {
-            context.Unload();
-            throw;
+            return (null, report with { Reason = $"{file}: cannot read: {e.Message}" });
         }
     }
 
-    private static (IReadOnlyList<IPersonalityFactory>? Factories, ModuleInfo Info) Instantiate(
-        ModuleLoadContext context, byte[] image, ModuleInfo report)
+    /// <summary>
+    /// Loads the image into the context and checks its SDK declaration before any of its code
+    /// runs; returns its exported types, or null and the reason.
+    /// </summary>
+    private static (Type[]? Types, ModuleInfo Info) LoadTypes(ModuleLoadContext context, byte[] image, ModuleInfo report)
     {
         string file = report.File;
         Assembly assembly;
@@ -129,6 +199,16 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
             string detail = e is ReflectionTypeLoadException r && r.LoaderExceptions.FirstOrDefault(x => x is not null) is { } first ? first.Message : e.Message;
             return (null, report with { Reason = $"{file}: cannot load its types: {detail}" });
         }
+        return (types, report);
+    }
+
+    private static (IReadOnlyList<IPersonalityFactory>? Factories, ModuleInfo Info) Instantiate(
+        ModuleLoadContext context, byte[] image, ModuleInfo report)
+    {
+        string file = report.File;
+        var (types, checkedReport) = LoadTypes(context, image, report);
+        if (types is null) return (null, checkedReport);
+        report = checkedReport;
 
         var factoryTypes = types
             .Where(t => t is { IsClass: true, IsAbstract: false, IsGenericTypeDefinition: false } && typeof(IPersonalityFactory).IsAssignableFrom(t))
@@ -141,27 +221,10 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var type in factoryTypes)
         {
-            if (type.GetConstructor(Type.EmptyTypes) is null)
-                return (null, report with { Reason = $"{file}: personality factory {type.FullName} has no public parameterless constructor" });
-            IPersonalityFactory factory;
-            string factoryName;
-            try
-            {
-                factory = (IPersonalityFactory)Activator.CreateInstance(type)!;
-                // Both properties are read now so that a throwing getter fails the module
-                // here, with its file named, rather than a later listing.
-                factoryName = factory.Name;
-                _ = factory.Description;
-            }
-            catch (Exception e)
-            {
-                var cause = e is TargetInvocationException { InnerException: { } inner } ? inner : e;
-                return (null, report with { Reason = $"{file}: personality factory {type.FullName} threw {cause.GetType().Name}: {cause.Message}" });
-            }
-            if (string.IsNullOrWhiteSpace(factoryName))
-                return (null, report with { Reason = $"{file}: personality factory {type.FullName} has an empty name" });
-            if (!names.Add(factoryName))
-                return (null, report with { Reason = $"{file}: personality '{factoryName}' is declared twice" });
+            var (factory, reason) = CreateFactory(type, file);
+            if (factory is null) return (null, report with { Reason = reason });
+            if (!names.Add(factory.Name))
+                return (null, report with { Reason = $"{file}: personality '{factory.Name}' is declared twice" });
             factories.Add(factory);
         }
 
@@ -170,5 +233,28 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
             State = ModuleState.Loaded,
             Personalities = factories.Select(f => f.Name).ToArray(),
         });
+    }
+
+    /// <summary>Constructs one factory and reads its name and description, so a throwing constructor or getter fails the module here, with its file named.</summary>
+    private static (IPersonalityFactory? Factory, string? Reason) CreateFactory(Type type, string file)
+    {
+        if (type.GetConstructor(Type.EmptyTypes) is null)
+            return (null, $"{file}: personality factory {type.FullName} has no public parameterless constructor");
+        IPersonalityFactory factory;
+        string name;
+        try
+        {
+            factory = (IPersonalityFactory)Activator.CreateInstance(type)!;
+            name = factory.Name;
+            _ = factory.Description;
+        }
+        catch (Exception e)
+        {
+            var cause = e is TargetInvocationException { InnerException: { } inner } ? inner : e;
+            return (null, $"{file}: personality factory {type.FullName} threw {cause.GetType().Name}: {cause.Message}");
+        }
+        return string.IsNullOrWhiteSpace(name)
+            ? (null, $"{file}: personality factory {type.FullName} has an empty name")
+            : (factory, null);
     }
 }

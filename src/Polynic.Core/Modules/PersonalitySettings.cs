@@ -39,6 +39,13 @@ public sealed class PersonalitySettings
     /// <summary>The station address; the same as <c>Nic.Mac</c>.</summary>
     public MacAddress Mac => Nic.Mac;
 
+    /// <summary>
+    /// The XML descriptor this personality was declared by, when its factory is the behaviour
+    /// module of a descriptor (PCI identity, BARs, register map, EEPROM come from it); null for a
+    /// personality declared by code alone.
+    /// </summary>
+    public PersonalityDescriptor? Descriptor { get; init; }
+
     /// <summary>Personality-specific options by name (case-insensitive); empty when none were given.</summary>
     public IReadOnlyDictionary<string, string> Options { get; }
 

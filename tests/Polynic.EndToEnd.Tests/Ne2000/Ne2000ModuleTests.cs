@@ -12,13 +12,15 @@ using Xunit.Abstractions;
 namespace Polynic.EndToEnd.Tests.Ne2000;
 
 /// <summary>
-/// The NE2000 PCI (RTL8029) personality shipped as a C# source module (modules/ne2000/ne2000.cs):
-/// compiled by the module catalog, checked on the test machine, then driven by Linux ne2k-pci.
+/// The NE2000 PCI (RTL8029) personality shipped as an XML descriptor (modules/ne2000/ne2000.xml:
+/// PCI identity, I/O BAR, PROM) with a C# source module for its behaviour (ne2000.cs), compiled
+/// by the module catalog when the descriptor is loaded; checked on the test machine, then driven
+/// by Linux ne2k-pci.
 /// </summary>
 [Collection(RealGuests.Name)]
 public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) : IDisposable
 {
-    private const string ModulePath = "modules/ne2000/ne2000.cs";
+    private const string ModulePath = "modules/ne2000/ne2000.xml";
     private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:2e:80:29");
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
     private static int s_subnet = 200;
@@ -58,9 +60,10 @@ public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) 
     }
 
     [Fact]
-    public void The_source_module_compiles_and_loads_with_the_ne2000_personality()
+    public void The_descriptor_loads_with_its_source_behaviour_compiled_into_the_ne2000_personality()
     {
         var (catalog, info) = LoadModule();
+        Assert.Equal(ModuleKind.Descriptor, info.Kind);
         Assert.Equal(PolynicSdk.Version, info.SdkVersion);
         Assert.DoesNotContain(info.Diagnostics, d => d.IsError);
         Assert.Contains(catalog.Personalities(), p => p.Name == "ne2000");

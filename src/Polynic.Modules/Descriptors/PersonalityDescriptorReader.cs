@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Xml;
+using System.Xml.Linq;
+using System.Xml.Schema;
+using Polynic.Core.Modules;
+using Polynic.Core.Nic.Registers;
+using Polynic.Core.Pci;
+
+namespace Polynic.Modules.Descriptors;
+
+/// <summary>Where a descriptor says its behaviour code is: a file beside it and a factory class.</summary>
+/// <param name="File">Absolute path of the .cs or .dll file.</param>
+/// <param name="Factory">Full name of its public <see cref="IPersonalityFactory"/> class.</param>
+/// <param name="Line">Line of the behaviour element, for messages.</param>
+/// <param name="Column">Column of the behaviour element.</param>
+public sealed record BehaviourReference(string File, string Factory, int Line, int Column);
+
+/// <summary>A descriptor read and checked: the personality, or every error found (file:line:column).</summary>
+/// <param name="Descriptor">The personality; null when there are errors.</param>
+/// <param name="Behaviour">Its behaviour code, if it names any.</param>
+/// <param name="Errors">What is wrong; empty when <paramref name="Descriptor"/> is set.</param>
+public sealed record DescriptorReadResult(PersonalityDescriptor? Descriptor, BehaviourReference? Behaviour, IReadOnlyList<ModuleDiagnostic> Errors);
+
+/// <summary>
+/// Reads a personality descriptor: XML validated against the published schema
+/// (schemas/polynic-personality.xsd), then checked for what a schema cannot say (number ranges,
+/// BARs and capabilities that fit together, registers inside their BAR and not overlapping,
+/// EEPROM words in range). Every error names file, line and column; all are reported at once.
+/// </summary>
+public static class PersonalityDescriptorReader
+{
+    /// <summary>The descriptor namespace.</summary>
+    public const string Namespace = "urn:polynic:personality:1";
+
+    /// <summary>Largest descriptor read, in characters: a descriptor is a few kilobytes.</summary>
+    public const int MaxCharacters = 1 << 20;
+
+    private static readonly XNamespace Ns = Namespace;
+    private static readonly Lazy<XmlSchemaSet> Schema = new(LoadSchema);
+
+    /// <summary>Reads <paramref name="path"/>. Never throws for the file's content; I/O errors are reported as errors too.</summary>
+    public static DescriptorReadResult Read(string path)
+    {
+        var errors = new List<ModuleDiagnostic>();
+        var settings = new XmlReaderSettings
+        {
+            ValidationType = ValidationType.Schema,
+            Schemas = Schema.Value,
+            DtdProcessing = DtdProcessing.Prohibit,
+            XmlResolver = null,
+            MaxCharactersInDocument = MaxCharacters,
+        };
+        settings.ValidationEventHandler += (_, e) => errors.Add(Error(path, e.Exception.LineNumber, e.Exception.LinePosition, e.Message));
+        XDocument document;
+        try
+        {
+            using var reader = XmlReader.Create(path, settings);
+            document = XDocument.Load(reader, LoadOptions.SetLineInfo);
+        }
+        catch (XmlException e)
+        {
+            return Failed(Error(path, e.LineNumber, e.LinePosition, e.Message));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed(Error(path, 0, 0, $"cannot read: {e.Message}"));
+        }
+        if (document.Root?.Name != Ns + "personality")
+            errors.Insert(0, Error(path, 1, 1, $"the root element must be <personality xmlns=\"{Namespace}\">"));
+        if (errors.Count > 0) return new DescriptorReadResult(null, null, errors);
+        return Build(document.Root!, path, errors);
+    }
+
+    private static DescriptorReadResult Build(XElement root, string path, List<ModuleDiagnostic> errors)
+    {
+        var numbers = new Numbers(path, errors);
+        var pci = root.Element(Ns + "pci")!;
+        var identity = new PciIdentity(
+            VendorId: (ushort)numbers.Get(pci, "vendor", 0, 0xFFFF),
+            DeviceId: (ushort)numbers.Get(pci, "device", 0, 0xFFFF),
+            ClassCode: (uint)numbers.Get(pci, "class", 0, 0xFF_FFFF),
+            Revision: (byte)numbers.Get(pci, "revision", 0, 0xFF),
+            SubsystemVendorId: (ushort)numbers.Get(pci, "subsystemVendor", 0, 0xFFFF),
+            SubsystemId: (ushort)numbers.Get(pci, "subsystem", 0, 0xFFFF),
+            InterruptPin: (byte)((string?)pci.Attribute("interruptPin") switch { "none" => 0, "B" => 2, "C" => 3, "D" => 4, _ => 1 }));
+
+        var bars = root.Elements(Ns + "bar").Select(b => new BarDefinition(
+            int.Parse((string)b.Attribute("index")!, CultureInfo.InvariantCulture),
+            (string)b.Attribute("kind")! switch { "io" => BarKind.Io, "memory64" => BarKind.Memory64, _ => BarKind.Memory32 },
+            (ulong)numbers.Get(b, "size", 4, 1L << 32),
+            b.Attribute("prefetchable") is { } p && XmlConvert.ToBoolean(p.Value))).ToList();
+
+        var caps = root.Element(Ns + "capabilities");
+        var definition = new PciFunctionDefinition
+        {
+            Identity = identity,
+            Bars = bars,
+            PowerManagement = caps?.Element(Ns + "powerManagement") is null ? null : new PowerManagementCapability(),
+            Msi = caps?.Element(Ns + "msi") is { } msi
+                ? new MsiCapability((int)numbers.Get(msi, "vectors", 1, 32, 1), Bool(msi, "is64Bit", true), Bool(msi, "perVectorMasking", false))
+                : null,
+            Msix = caps?.Element(Ns + "msix") is { } msix
+                ? new MsixCapability((int)numbers.Get(msix, "vectors", 1, 2048), (int)numbers.Get(msix, "tableBar", 0, 5), (uint)numbers.Get(msix, "tableOffset", 0, uint.MaxValue),
+                    (int)numbers.Get(msix, "pbaBar", 0, 5), (uint)numbers.Get(msix, "pbaOffset", 0, uint.MaxValue))
+                : null,
+        };
+        if (errors.Count == 0)
+        {
+            try { definition.Validate(); }
+            catch (ArgumentException e) { errors.Add(At(path, root.Element(Ns + "bar") ?? pci, e.Message)); }
+        }
+
+        var registers = new List<RegisterDescriptor>();
+        foreach (var block in root.Elements(Ns + "registers"))
+        {
+            int bar = (int)numbers.Get(block, "bar", 0, 5);
+            var barDefinition = bars.FirstOrDefault(b => b.Index == bar);
+            if (barDefinition is null)
+            {
+                errors.Add(At(path, block, $"registers for BAR {bar}, which is not declared"));
+                continue;
+            }
+            // Declaring into a scratch register file applies the same checks the device will
+            // (alignment, inside the BAR, no overlap), with the element's position on failure.
+            var check = errors.Count == 0 && barDefinition.Size <= 16u << 20 ? new RegisterFile((int)Math.Max(4, barDefinition.Size)) : null;
+            foreach (var r in block.Elements(Ns + "register"))
+            {
+                var spec = new RegisterSpec((uint)numbers.Get(r, "offset", 0, uint.MaxValue), (string)r.Attribute("name")!)
+                {
+                    Access = (string?)r.Attribute("access") switch
+                    {
+                        "readOnly" => RegisterAccess.ReadOnly,
+                        "writeOnly" => RegisterAccess.WriteOnly,
+                        "readToClear" => RegisterAccess.ReadToClear,
+                        "writeOneToClear" => RegisterAccess.WriteOneToClear,
+                        _ => RegisterAccess.ReadWrite,
+                    },
+                    ResetValue = (uint)numbers.Get(r, "reset", 0, uint.MaxValue),
+                    WriteMask = (uint)numbers.Get(r, "writeMask", 0, uint.MaxValue, uint.MaxValue),
+                    Count = (int)numbers.Get(r, "count", 1, 65536, 1),
+                    Stride = (uint)numbers.Get(r, "stride", 4, 1 << 24, 4),
+                };
+                try { check?.Declare(spec); }
+                catch (ArgumentException e) { errors.Add(At(path, r, $"register {e.Message.Replace(" (Parameter 'spec')", "", StringComparison.Ordinal)}")); }
+                registers.Add(new RegisterDescriptor(bar, spec));
+            }
+        }
+
+        EepromDescriptor? eeprom = null;
+        if (root.Element(Ns + "eeprom") is { } e2)
+        {
+            int words = (int)numbers.Get(e2, "words", 1, 4096);
+            var contents = new Dictionary<int, ushort>();
+            foreach (var w in e2.Elements(Ns + "word"))
+            {
+                int offset = (int)numbers.Get(w, "offset", 0, words - 1);
+                if (!contents.TryAdd(offset, (ushort)numbers.Get(w, "value", 0, 0xFFFF)))
+                    errors.Add(At(path, w, $"EEPROM word 0x{offset:x} is given twice"));
+            }
+            int? macWord = e2.Element(Ns + "mac") is { } m ? (int)numbers.Get(m, "word", 0, Math.Max(0, words - 3)) : null;
+            var checksum = e2.Element(Ns + "checksum");
+            int? checksumWord = checksum is null ? null : (int)numbers.Get(checksum, "word", 0, words - 1);
+            ushort target = checksum is null ? (ushort)0 : (ushort)numbers.Get(checksum, "sum", 0, 0xFFFF);
+            if (macWord is { } mw && checksumWord is { } cw && cw >= mw && cw < mw + 3)
+                errors.Add(At(path, checksum!, $"the checksum word 0x{cw:x} lies inside the station address (words 0x{mw:x}..0x{mw + 2:x})"));
+            eeprom = new EepromDescriptor(words, contents, macWord, checksumWord, target);
+        }
+
+        BehaviourReference? behaviour = null;
+        if (root.Element(Ns + "behaviour") is { } b2)
+        {
+            var info = (IXmlLineInfo)b2;
+            var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, (string)b2.Attribute("file")!);
+            if (!File.Exists(file)) errors.Add(At(path, b2.Attribute("file")!, $"behaviour file {file} does not exist"));
+            behaviour = new BehaviourReference(file, (string)b2.Attribute("factory")!, info.LineNumber, info.LinePosition);
+        }
+
+        if (errors.Count > 0) return new DescriptorReadResult(null, null, errors);
+        var descriptor = new PersonalityDescriptor((string)root.Attribute("name")!, (string)root.Attribute("description")!,
+            definition, registers, eeprom, Path.GetFullPath(path));
+        return new DescriptorReadResult(descriptor, behaviour, []);
+    }
+
+    private static bool Bool(XElement e, string attribute, bool fallback) =>
+        e.Attribute(attribute) is { } a ? XmlConvert.ToBoolean(a.Value) : fallback;
+
+    private static DescriptorReadResult Failed(ModuleDiagnostic error) => new(null, null, [error]);
+
+    private static ModuleDiagnostic Error(string file, int line, int column, string message) =>
+        new(Path.GetFullPath(file), line, column, "error", "PND", message);
+
+    private static ModuleDiagnostic At(string file, XObject node, string message)
+    {
+        var info = (IXmlLineInfo)node;
+        return Error(file, info.LineNumber, info.LinePosition, message);
+    }
+
+    private static XmlSchemaSet LoadSchema()
+    {
+        using var stream = typeof(PersonalityDescriptorReader).Assembly.GetManifestResourceStream("polynic-personality.xsd")
+            ?? throw new InvalidOperationException("the personality descriptor schema is not embedded");
+        var set = new XmlSchemaSet();
+        set.Add(XmlSchema.Read(stream, null)!);
+        set.Compile();
+        return set;
+    }
+
+    /// <summary>Parses the schema's numberType (decimal or 0x hex) with a range check that names the attribute's position.</summary>
+    private sealed class Numbers(string path, List<ModuleDiagnostic> errors)
+    {
+        public long Get(XElement element, string attribute, long minimum, long maximum, long fallback = 0)
+        {
+            var a = element.Attribute(attribute);
+            if (a is null) return fallback;
+            var text = a.Value;
+            bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+            bool ok = hex
+                ? ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var u) && u <= long.MaxValue
+                : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out u) && u <= long.MaxValue;
+            if (ok && (long)u >= minimum && (long)u <= maximum) return (long)u;
+            errors.Add(At(path, a, $"{attribute}=\"{text}\" is out of range: {Format(minimum)}..{Format(maximum)}"));
+            return Math.Clamp(ok && u <= long.MaxValue ? (long)u : minimum, minimum, maximum);
+        }
+
+        private static string Format(long value) => value > 0xFFFF ? $"0x{value:X}" : value.ToString(CultureInfo.InvariantCulture);
+    }
+}
