@@ -53,7 +53,7 @@ public sealed partial class PciFunction
     /// <summary>Instance name used in logs and errors.</summary>
     public string Name { get; }
 
-    /// <summary>The device's declaration.</summary>
+    /// <summary>Identity, BARs and capabilities the device declared, read once when the function was created.</summary>
     public PciFunctionDefinition Definition { get; }
 
     /// <summary>The function's interrupt state machine.</summary>

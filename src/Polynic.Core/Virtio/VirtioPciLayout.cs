@@ -15,7 +15,7 @@ public static class VirtioPciLayout
     public const int StructuresBar = 0;
     /// <summary>BAR holding the MSI-X table and PBA.</summary>
     public const int MsixBar = 1;
-    /// <summary>Size of BAR 0.</summary>
+    /// <summary>Size of BAR 0, which holds the common, ISR, device-specific and notification structures.</summary>
     public const ulong StructuresBarSize = 0x4000;
 
     /// <summary>Offset of virtio_pci_common_cfg in BAR 0.</summary>
@@ -30,7 +30,7 @@ public static class VirtioPciLayout
     public const uint DeviceLength = 0x1000;
     /// <summary>Offset of the notification area: queue q is notified at NotifyOffset + q × <see cref="NotifyMultiplier"/>.</summary>
     public const uint NotifyOffset = 0x3000;
-    /// <summary>notify_off_multiplier.</summary>
+    /// <summary>Bytes between the notification addresses of consecutive queues: the notify capability's notify_off_multiplier (virtio 1.2, 4.1.4.4).</summary>
     public const uint NotifyMultiplier = 4;
 
     private const byte CfgCommon = 1, CfgNotify = 2, CfgIsr = 3, CfgDevice = 4;

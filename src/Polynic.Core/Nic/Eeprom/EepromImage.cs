@@ -18,7 +18,7 @@ public sealed class EepromImage
         _words.AsSpan().Fill(0xFFFF);
     }
 
-    /// <summary>Number of words.</summary>
+    /// <summary>Capacity in 16-bit words (64 for a 93C46, 256 for a 93C66).</summary>
     public int WordCount => _words.Length;
 
     /// <summary>The words, as a live view (for building the image and saving it).</summary>

@@ -51,7 +51,7 @@ public sealed class MicrowireEeprom
     /// <summary>Width of the word address in a command.</summary>
     public int AddressBits { get; }
 
-    /// <summary>The contents.</summary>
+    /// <summary>The words the EEPROM holds; guest writes through the Microwire port change them here.</summary>
     public EepromImage Image => _image;
 
     /// <summary>The DO pin: the data bit being shifted out, or 1 when idle or ready.</summary>

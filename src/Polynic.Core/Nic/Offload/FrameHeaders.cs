@@ -5,7 +5,7 @@ namespace Polynic.Core.Nic.Offload;
 /// <summary>Outcome of parsing or segmenting a frame; anything but <see cref="Ok"/> is a refusal the caller counts.</summary>
 public enum OffloadStatus : byte
 {
-    /// <summary>Done.</summary>
+    /// <summary>The frame was parsed or segmented completely.</summary>
     Ok,
     /// <summary>The frame ends inside a header.</summary>
     TooShort,

@@ -49,7 +49,7 @@ public sealed class MiiPhy
         Reset();
     }
 
-    /// <summary>Identity and abilities.</summary>
+    /// <summary>What the PHY was built with: its identifier (registers 2 and 3), reset values and abilities.</summary>
     public MiiPhyOptions Options => _options;
 
     /// <summary>Whether the cable (the port) has link.</summary>
