@@ -6,6 +6,10 @@ using System.Xml.Linq;
 using Polynic.Core.Modules;
 using Polynic.Core.Nic;
 using Polynic.Core.Pci;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polynic.Management.Configuration;
+using Polynic.Management.Control;
+using Polynic.Management.Hosting;
 using Polynic.Modules;
 using Xunit.Abstractions;
 
@@ -14,7 +18,7 @@ namespace Polynic.Sdk.Tests;
 /// <summary>
 /// The path a third party takes to a new personality, end to end with the real CLI: pack the SDK
 /// and the template, install the template, create a personality, run its own test, build it, and
-/// load the module into Polynic.
+/// load the module into a running Polynic server through its control socket and serve a NIC of it.
 /// </summary>
 /// <remarks>
 /// Nothing of the machine is changed: the template is installed into a hive of the test's own,
@@ -34,7 +38,7 @@ public sealed class PersonalityTemplateTests(ITestOutputHelper log) : IDisposabl
     private string? _globalPackages;
 
     [Fact]
-    public void A_personality_created_from_the_template_passes_its_own_test_builds_and_loads_into_polynic()
+    public async Task A_personality_created_from_the_template_passes_its_own_test_builds_and_loads_into_a_running_polynic_server()
     {
         string packages = PackSdkAndTemplate();
         string hive = _temp.Combine("hive");
@@ -71,7 +75,7 @@ public sealed class PersonalityTemplateTests(ITestOutputHelper log) : IDisposabl
         Directory.CreateDirectory(installed);
         foreach (var file in Directory.EnumerateFiles(output)) File.Copy(file, Path.Combine(installed, Path.GetFileName(file)));
 
-        var loaded = Step("load the module", () => LoadIntoPolynic(modules, Personality));
+        var loaded = await LoadIntoPolynicAsync(modules, Personality);
 
         Assert.True(loaded.State == ModuleState.Loaded, $"module not loaded: {loaded.Reason}");
         Assert.Contains(Personality, loaded.Personalities);
@@ -85,26 +89,34 @@ public sealed class PersonalityTemplateTests(ITestOutputHelper log) : IDisposabl
     private sealed record LoadedModule(ModuleState State, string? Reason, IReadOnlyList<string> Personalities, PciIdentity Identity);
 
     /// <summary>
-    /// Hands the modules directory to Polynic and reports what it made of the module: here an
-    /// in-process <see cref="ModuleCatalog"/>, as <c>polynic serve --modules</c> builds at start.
-    /// This is the one step to swap for loading into a running server through its management
-    /// socket; the assertions stay as they are.
+    /// Loads the module into a running Polynic server through its control socket, as
+    /// <c>polynic modules load --server</c> does, then adds a NIC of the new personality there
+    /// (<c>polynic nics add</c>) and reads the identity a VMM would enumerate from the served
+    /// function's configuration space.
     /// </summary>
-    private LoadedModule LoadIntoPolynic(string modulesDirectory, string personality)
+    private async Task<LoadedModule> LoadIntoPolynicAsync(string modulesDirectory, string personality)
     {
         var catalog = new ModuleCatalog(new ModuleCatalogOptions { CacheDirectory = _temp.Combine("module-cache") });
-        var info = Assert.Single(catalog.LoadDirectory(modulesDirectory));
-        if (info.State != ModuleState.Loaded) return new LoadedModule(info.State, info.Reason, info.Personalities, new PciIdentity(0, 0, 0));
+        var empty = new PolynicConfiguration("test", null, [], []);
+        await using var host = await ServerHost.StartAsync(empty, catalog, NullLoggerFactory.Instance);
+        string control = _temp.Combine("control.sock");
+        await using var server = new ControlServer(host, control, NullLoggerFactory.Instance);
+        server.Start();
 
-        // The identity as a VMM enumerates it: configuration space of a PCI function around the new device.
-        var device = catalog.Create(personality, new PersonalitySettings(NicSettings.ForIndex(0)));
-        var function = new PciFunction(device, "widget0");
-        Span<byte> header = stackalloc byte[12];
+        string module = Path.Combine(modulesDirectory, Name, Name + ".dll");
+        var load = await ControlClient.SendAsync(control, new ControlRequest(ControlCommands.ModulesLoad, Path: module));
+        var info = catalog.List().Single();
+        if (!load.Ok) return new LoadedModule(info.State, load.Error, info.Personalities, new PciIdentity(0, 0, 0));
+
+        var add = await ControlClient.SendAsync(control, new ControlRequest(ControlCommands.NicsAdd, Spec: $"{personality}:{_temp.Combine("widget0.sock")},name=widget0"));
+        Assert.True(add.Ok, add.Error);
+        var function = Assert.Single(host.Functions).Function;
+        var header = new byte[12];
         Assert.True(function.ReadConfig(0, header));
         var identity = new PciIdentity(
             VendorId: BinaryPrimitives.ReadUInt16LittleEndian(header),
-            DeviceId: BinaryPrimitives.ReadUInt16LittleEndian(header[2..]),
-            ClassCode: BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) >> 8,
+            DeviceId: BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(2)),
+            ClassCode: BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8)) >> 8,
             Revision: header[8]);
         return new LoadedModule(info.State, info.Reason, info.Personalities, identity);
     }
