@@ -18,6 +18,9 @@ public sealed record GuestOptions
     /// <summary>vfio-user server sockets; each becomes a <c>vfio-user-pci</c> device. Paths outside /tmp and /run are bind-mounted at the same path.</summary>
     public IReadOnlyList<string> VfioUserSockets { get; init; } = [];
 
+    /// <summary>The QEMU device id of entry <paramref name="index"/> of <see cref="VfioUserSockets"/> (for QMP <c>device_del</c>).</summary>
+    public static string VfioUserDeviceId(int index) => $"vfio{index}";
+
     /// <summary>Raw extra QEMU arguments, e.g. <c>-device e1000,netdev=n0 -netdev user,id=n0,restrict=on</c>.</summary>
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
 

@@ -57,11 +57,14 @@ internal static class QemuCommandLine
             "-nodefaults",
         };
         if (qmpSocket is not null) arguments.AddRange(["-qmp", $"unix:{qmpSocket},server=on,wait=off"]);
-        foreach (var socket in options.VfioUserSockets)
+        for (int i = 0; i < options.VfioUserSockets.Count; i++)
         {
+            var socket = options.VfioUserSockets[i];
             var device = new System.Text.Json.Nodes.JsonObject
             {
                 ["driver"] = "vfio-user-pci",
+                // The id lets a test detach the device again (QMP device_del).
+                ["id"] = GuestOptions.VfioUserDeviceId(i),
                 ["socket"] = new System.Text.Json.Nodes.JsonObject { ["path"] = Path.GetFullPath(socket), ["type"] = "unix" },
             }.ToJsonString();
             arguments.AddRange(["-device", device]);

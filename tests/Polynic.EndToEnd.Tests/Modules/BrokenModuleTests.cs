@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Polynic.EndToEnd.Tests.Network;
+using Polynic.Modules;
+using Polynic.Rig.Guests;
+using Polynic.Rig.Network;
+using Xunit.Abstractions;
+
+namespace Polynic.EndToEnd.Tests.Modules;
+
+/// <summary>
+/// Broken modules given to a running <c>polynic serve</c> — at start in its modules directory and
+/// again over its control socket — while it serves an e1000 to a real guest: each is refused with
+/// a message naming its file and the problem, and the guest's traffic never stops.
+/// </summary>
+[Collection(RealGuests.Name)]
+public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
+{
+    private const string Header = """
+        using System;
+        using Polynic.Core.Modules;
+        using Polynic.Core.Pci;
+
+        """;
+
+    /// <summary>A descriptor whose second register lies beyond its 32-byte BAR (line 6).</summary>
+    private const string BadDescriptor = """
+        <personality xmlns="urn:polynic:personality:1" name="baddesc" description="register out of its BAR">
+          <pci vendor="0x1234" device="0x5A10" class="0x020000"/>
+          <bar index="0" kind="io" size="32"/>
+          <registers bar="0">
+            <register name="CTRL" offset="0x0"/>
+            <register name="FAR" offset="0x40"/>
+          </registers>
+        </personality>
+        """;
+
+    private const string ThrowingConstructor = Header + """
+        [assembly: PolynicModule(PolynicSdk.Major, PolynicSdk.Minor)]
+        public sealed class ThrowingFactory : IPersonalityFactory
+        {
+            public ThrowingFactory() => throw new InvalidOperationException("licence file /etc/acme.lic missing");
+            public string Name => "throwing";
+            public string Description => "never constructed";
+            public IPciDevice Create(PersonalitySettings settings) => throw new NotSupportedException();
+        }
+        """;
+
+    private const string OtherSdkMajor = Header + """
+        [assembly: PolynicModule(2, 0)]
+        public sealed class FutureFactory : IPersonalityFactory
+        {
+            public FutureFactory() => throw new InvalidOperationException("must never run: refused before");
+            public string Name => "future";
+            public string Description => "built for SDK 2";
+            public IPciDevice Create(PersonalitySettings settings) => throw new NotSupportedException();
+        }
+        """;
+
+    /// <summary>One error: the unknown name <c>helo</c> on line 7, column 35.</summary>
+    private const string DoesNotCompile = Header + """
+        [assembly: PolynicModule(PolynicSdk.Major, PolynicSdk.Minor)]
+        public sealed class Greeter
+        {
+            public string Text() { return helo; }
+        }
+        """;
+
+    /// <summary>Loads fine; creating a device throws (a fault at run time, not at load).</summary>
+    private const string ThrowsWhenCreating = Header + """
+        [assembly: PolynicModule(PolynicSdk.Major, PolynicSdk.Minor)]
+        public sealed class ExplodingFactory : IPersonalityFactory
+        {
+            public string Name => "exploding";
+            public string Description => "throws when a NIC is created";
+            public IPciDevice Create(PersonalitySettings settings) => throw new InvalidOperationException("no more widgets");
+        }
+        """;
+
+    [Fact]
+    public async Task Each_broken_module_is_refused_naming_its_file_and_problem_while_the_server_serves_a_guest()
+    {
+        await PolynicProcess.EnsureBuiltAsync();
+        var image = await rig.Rig.EnsurePreparedAsync();
+        var work = Directory.CreateTempSubdirectory("polynic-broken-");
+        try
+        {
+            string modules = Path.Combine(work.FullName, "modules");
+            string spare = Path.Combine(work.FullName, "spare");
+            Directory.CreateDirectory(modules);
+            Directory.CreateDirectory(spare);
+            var files = new Dictionary<string, string>
+            {
+                ["baddesc.xml"] = BadDescriptor,
+                ["throwing.cs"] = ThrowingConstructor,
+                ["broken.cs"] = DoesNotCompile,
+                ["exploding.cs"] = ThrowsWhenCreating,
+            };
+            foreach (var (name, text) in files) File.WriteAllText(Path.Combine(modules, name), text);
+            // A *compiled* module built against SDK 2.0: compiled here, written as a .dll.
+            File.WriteAllText(Path.Combine(spare, "future.cs"), OtherSdkMajor);
+            var future = new SourceModuleCompiler(Path.Combine(work.FullName, "cache")).Compile(Path.Combine(spare, "future.cs"));
+            Assert.NotNull(future.Image);
+            File.WriteAllBytes(Path.Combine(modules, "future.dll"), future.Image);
+
+            await using var server = await PolynicProcess.ServeAsync(Path.Combine(work.FullName, "control.sock"), modules);
+            string Path_(string name) => Path.Combine(modules, name);
+            var expected = new (string File, string Problem)[]
+            {
+                ("baddesc.xml", "baddesc.xml:6:"),
+                ("baddesc.xml", "FAR: ends beyond the 32-byte register file"),
+                ("throwing.cs", "threw InvalidOperationException: licence file /etc/acme.lic missing"),
+                ("future.dll", "built for Polynic SDK 2.0, this server provides SDK 1.0"),
+                ("broken.cs", "broken.cs:7:35: error CS0103"),
+            };
+            // At start: one line per module, the broken ones with file and reason.
+            foreach (var (file, problem) in expected)
+                Assert.Contains(server.Output.Split('\n'), line => line.Contains(Path_(file), StringComparison.Ordinal) && line.Contains(problem, StringComparison.Ordinal));
+
+            var list = JsonDocument.Parse(await server.ManageCheckedAsync("modules", "list")).RootElement.EnumerateArray()
+                .ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("state").GetString());
+            Assert.Equal("failed", list["baddesc"]);
+            Assert.Equal("failed", list["throwing"]);
+            Assert.Equal("incompatible", list["future"]);
+            Assert.Equal("failed", list["broken"]);
+            Assert.Equal("loaded", list["exploding"]);
+
+            // The server serves an e1000 to a guest regardless.
+            await server.ManageCheckedAsync("modules", "load", PolynicProcess.Module("Polynic.Personalities.E1000"));
+            string socket = Path.Combine(work.FullName, "nic0.sock");
+            await server.ManageCheckedAsync("nics", "add", $"e1000:{socket},name=nic0,tap=pnbroken0,mac=52:54:00:b0:00:01");
+            await using var peer = await NetworkNamespace.CreateAsync(image.RootDirectory);
+            await peer.AdoptAsync("pnbroken0", "10.77.252.1/24");
+            await using var guest = await rig.Rig.StartGuestAsync(new GuestOptions { Name = "broken", VfioUserSockets = [socket] });
+            await guest.RunCheckedAsync("ip link set eth0 up && ip addr add 10.77.252.2/24 dev eth0 && " + Lan.LanRig.WaitForCarrier(1), TimeSpan.FromSeconds(30));
+            var pinging = guest.RunCheckedAsync("ping -c 50 -i 0.05 -W 2 10.77.252.1", TimeSpan.FromMinutes(2));
+
+            // While the guest pings: the broken modules again, over the control socket.
+            foreach (var (file, problem) in expected)
+            {
+                var (code, text) = await server.ManageAsync("modules", "load", Path_(file));
+                Assert.True(code == 1, text);
+                Assert.Contains(Path_(file), text);
+                Assert.Contains(problem, text);
+                (code, text) = await server.ManageAsync("modules", "validate", Path_(file));
+                Assert.True(code == 1, text);
+                Assert.Contains(problem, text);
+            }
+            // A module that faults when asked for a device: only that NIC is refused, with the reason.
+            var (addCode, addText) = await server.ManageAsync("nics", "add", $"exploding:{Path.Combine(work.FullName, "x.sock")},name=boom");
+            Assert.True(addCode == 1, addText);
+            Assert.Contains("module 'exploding' failed to create a device: no more widgets", addText);
+            var (unknownCode, unknownText) = await server.ManageAsync("nics", "add", $"throwing:{Path.Combine(work.FullName, "y.sock")}");
+            Assert.True(unknownCode == 1, unknownText);
+            Assert.Contains("no loaded module provides personality 'throwing'", unknownText);
+
+            PingOutput.AssertAllAnswered(await pinging, 50);
+            var nics = JsonDocument.Parse(await server.ManageCheckedAsync("nics", "list")).RootElement;
+            var nic = Assert.Single(nics.EnumerateArray());
+            Assert.Equal("serving", nic.GetProperty("state").GetString());
+            Assert.True(nic.GetProperty("connected").GetBoolean());
+            Assert.False(server.HasExited);
+            await guest.DisposeAsync();
+            Assert.Equal(0, await server.StopAsync());
+            output.WriteLine(server.Output);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+}
