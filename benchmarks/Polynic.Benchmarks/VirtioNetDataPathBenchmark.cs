@@ -105,7 +105,7 @@ public class VirtioNetDataPathBenchmark
         // Transmit: chain i = a zero header (no offload) and the frame; avail slot i = head i, so every
         // lap of the ring publishes the same chains and the guest only bumps avail->idx. Direct: one
         // descriptor holding both (Linux pushes the header in front of the data when it can). Indirect:
-        // an indirect table of header + frame (Linux when the header cannot be pushed, e.g. a cloned TCP skb).
+        // an indirect table of header + frame (Linux when the header cannot go in the packet's own headroom).
         for (ushort i = 0; i < Ring; i++)
         {
             ulong buffer = TxBuffers + (ulong)i * 2048;
