@@ -14,7 +14,8 @@ namespace Polynic.Management.Control;
 /// <remarks>
 /// Everything read is untrusted: a line longer than <see cref="ControlJson.MaxRequestBytes"/> or
 /// not a request gets an error response; at most <see cref="MaxClients"/> connections are
-/// served at once (more wait in the listen backlog); a client that vanishes costs nothing.
+/// served at once (more wait in the listen backlog), and one silent for <see cref="IdleTimeout"/>
+/// is disconnected; a client that vanishes costs nothing.
 /// </remarks>
 public sealed class ControlServer : IAsyncDisposable
 {
@@ -41,6 +42,12 @@ public sealed class ControlServer : IAsyncDisposable
 
     /// <summary>The control socket's path.</summary>
     public string SocketPath { get; }
+
+    /// <summary>
+    /// How long a connection may wait between requests before it is closed, so that clients that
+    /// connect and never speak cannot hold all <see cref="MaxClients"/> slots.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Opens the socket and starts answering.</summary>
     /// <exception cref="IOException">The path is served by another live process, or cannot be created.</exception>
@@ -104,7 +111,9 @@ public sealed class ControlServer : IAsyncDisposable
                         await ReplyAsync(stream, new ControlResponse(false, $"request longer than {ControlJson.MaxRequestBytes} bytes"));
                         return;
                     }
-                    int read = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    idle.CancelAfter(IdleTimeout);
+                    int read = await stream.ReadAsync(buffer.AsMemory(filled), idle.Token);
                     if (read == 0) return;
                     filled += read;
                     continue;
