@@ -4,7 +4,7 @@ namespace Polynic.Cli.Demo;
 
 /// <summary>
 /// The demo's own copy of the diagnostic function's register map and DMA pattern, as a guest
-/// driver would have it: from the device's documentation (docs/personalities/diagnostic.md),
+/// driver would have it: from the device's documentation (README, "The diagnostic function"),
 /// not from the personality's code, which the server and its CLI never reference — the device
 /// comes from the diagnostic module at run time.
 /// </summary>
