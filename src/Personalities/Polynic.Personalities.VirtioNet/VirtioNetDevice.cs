@@ -15,13 +15,15 @@ namespace Polynic.Personalities.VirtioNet;
 /// (<see cref="VirtioPciTransport"/>); this class is what is specific to a NIC.
 /// </summary>
 /// <remarks>
-/// Queues are processed on the thread that writes the notification register (the vfio-user
-/// connection thread, whose writes are posted) and received frames on the port's thread, all under
+/// Queues are processed on a worker thread of the device's own (<see cref="VirtqueueWorker"/>,
+/// started at DRIVER_OK, stopped on reset and <see cref="Dispose"/>): a notification only wakes it,
+/// without the device lock, so the vfio-user connection thread (whose region writes QEMU posts)
+/// returns at once. Received frames arrive on the port's thread. Both work under
 /// <see cref="NicDevice"/>'s lock. Frames that arrive while the guest has no receive buffers wait in
 /// a <see cref="FrameFifo"/> until it posts some. Receive frames are steered to the active queue
 /// pairs by a flow hash (the spec's automatic steering without RSS).
 /// </remarks>
-public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
+public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposable
 {
     /// <summary>Entries of every queue (queue_size as first read).</summary>
     public const ushort QueueSize = 256;
@@ -39,6 +41,8 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     private readonly ReceivePath _receive;
     private readonly ControlPath _control;
     private MacAddress _mac;
+    private volatile VirtqueueWorker? _worker;
+    private bool _disposed;
 
     /// <summary>Creates the device with station address <see cref="NicSettings.Mac"/> and <paramref name="queuePairs"/> receive/transmit pairs (1..16).</summary>
     public VirtioNetDevice(NicSettings settings, int queuePairs = 1) : base(settings)
@@ -149,12 +153,50 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
         Filter.VlanFilterEnabled = Has(VirtioNetFeatures.CtrlVlan);
         // 5.1.6.5.6.2: the negotiated receive offloads are on until the driver says otherwise.
         GuestOffloads = Transport.NegotiatedFeatures & VirtioNetFeatures.GuestOffloads;
+        if (!_disposed)
+        {
+            _worker?.RequestStop();
+            _worker = new VirtqueueWorker($"virtio-net {Settings.Mac} queues", Sync, ProcessQueue, e => Fail("queue worker", e));
+        }
         ApplyReceiveMode();
     }
 
     /// <inheritdoc/>
-    public void QueueNotified(int queue)
+    /// <remarks>Only reached through <see cref="VirtioPciTransport.Write"/>, which this device bypasses for notifications (<see cref="TryWritePosted"/>); processes at once.</remarks>
+    public void QueueNotified(int queue) => ProcessQueue(queue);
+
+    /// <summary>The worker processes the queues it was told about; returns when the worker is idle (tests, orderly shutdown). False on timeout.</summary>
+    public bool WaitForQueues(TimeSpan timeout) => _worker?.WaitIdle(timeout) ?? true;
+
+    /// <summary>The current queue worker, if the driver is running (tests check its thread ends on reset).</summary>
+    internal VirtqueueWorker? Worker => _worker;
+
+    /// <summary>Stops the queue worker and waits for it. The device ignores notifications afterwards.</summary>
+    public void Dispose()
     {
+        VirtqueueWorker? worker;
+        lock (Sync)
+        {
+            _disposed = true;
+            worker = _worker;
+            _worker = null;
+        }
+        worker?.Dispose();
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>A queue notification: the worker is woken, nothing else (4.1.4.4: the write carries no data the device needs).</remarks>
+    protected override bool TryWritePosted(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (!Transport.IsNotification(bar, offset, out int queue)) return false;
+        // Before DRIVER_OK there is no worker and nothing to process (the transport ignores such notifications too).
+        _worker?.Notify(queue);
+        return true;
+    }
+
+    private void ProcessQueue(int queue)
+    {
+        if (HasFailed || !Transport.CanProcess(queue)) return;
         if (queue == ControlQueueIndex) _control.Process();
         else if ((queue & 1) == 0)
         {
@@ -265,6 +307,10 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
 
     private void ResetNet()
     {
+        // Called with the lock held: the worker is only told to end; it does so without touching
+        // the queues as soon as it sees the flag (it needs the lock for any work).
+        _worker?.RequestStop();
+        _worker = null;
         ActiveQueuePairs = 1;
         GuestOffloads = 0;
         _mac = Settings.Mac;

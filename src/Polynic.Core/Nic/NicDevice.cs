@@ -81,6 +81,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// <inheritdoc/>
     public void WriteBar(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
+        if (TryWritePosted(bar, offset, data)) return;
         lock (Sync) WriteRegisters(bar, offset, data);
     }
 
@@ -238,6 +239,13 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
 
     /// <summary>A read of the NIC's registers (see <see cref="IPciDevice.ReadBar"/>).</summary>
     protected abstract void ReadRegisters(int bar, ulong offset, Span<byte> data);
+
+    /// <summary>
+    /// A write the NIC handles without taking <see cref="Sync"/>, e.g. a doorbell that only wakes a
+    /// worker thread of the NIC's own; true if handled. The default handles none. Runs on the
+    /// transport's thread, concurrently with everything else: it may only touch thread-safe state.
+    /// </summary>
+    protected virtual bool TryWritePosted(int bar, ulong offset, ReadOnlySpan<byte> data) => false;
 
     /// <summary>A write to the NIC's registers (see <see cref="IPciDevice.WriteBar"/>).</summary>
     protected abstract void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data);
