@@ -59,6 +59,7 @@ internal sealed class PolynicNic(string name, Func<NicSettings, NicDevice> creat
             var counters = ((NicDevice)server.Function.Device).Counters.Snapshot().Where(c => c.Value != 0);
             Console.WriteLine("  Polynic NIC counters: " + string.Join(", ", counters.Select(c => $"{c.Key}={c.Value}")));
             await server.DisposeAsync();
+            (server.Function.Device as IDisposable)?.Dispose();
             port.Dispose();
             directory.Delete(recursive: true);
         }

@@ -13,6 +13,7 @@ public sealed class PortCounters
     private long _bytesReceived;
     private long _sendFailures;
     private long _receiveErrors;
+    private long _receiveHeaderErrors;
 
     /// <summary>Frames handed to the peer (for a segmented send: one per send call).</summary>
     public long FramesSent => Volatile.Read(ref _framesSent);
@@ -31,6 +32,19 @@ public sealed class PortCounters
 
     /// <summary>Received frames that were dropped (runts, read errors, a receiver that threw).</summary>
     public long ReceiveErrors => Volatile.Read(ref _receiveErrors);
+
+    /// <summary>
+    /// Received frames dropped because the offload header in front of them (a tap's virtio-net
+    /// header) did not describe them: bad gso_type, gso_size, hdr_len or checksum field. Each is
+    /// also in <see cref="ReceiveErrors"/>.
+    /// </summary>
+    public long ReceiveHeaderErrors => Volatile.Read(ref _receiveHeaderErrors);
+
+    internal void CountReceiveHeaderError()
+    {
+        Interlocked.Increment(ref _receiveHeaderErrors);
+        Interlocked.Increment(ref _receiveErrors);
+    }
 
     internal void CountSent(int bytes)
     {

@@ -10,7 +10,7 @@ namespace Polynic.Ports;
 /// tap, socket, switch port or another decorator.
 /// </summary>
 /// <remarks>
-/// <see cref="Receive"/> and <see cref="LinkChanged"/> run on the inner port's thread;
+/// <see cref="Receive(ReadOnlySpan{byte})"/> and <see cref="LinkChanged"/> run on the inner port's thread;
 /// <see cref="Send(ReadOnlySpan{byte})"/> runs on the NIC's thread, usually with the NIC's
 /// device lock held, so an override must not block on anything a receive callback can hold.
 /// </remarks>
@@ -69,6 +69,14 @@ public abstract class PortDecorator : IPort, IPortReceiver
     /// <inheritdoc/>
     /// <remarks>Called by the inner port; passes the frame to the NIC.</remarks>
     public virtual void Receive(ReadOnlySpan<byte> frame) => _receiver?.Receive(frame);
+
+    /// <inheritdoc/>
+    /// <remarks>The NIC's: a decorator that passes frames through takes what the NIC takes.</remarks>
+    public virtual PortCapabilities ReceiveCapabilities => _receiver?.ReceiveCapabilities ?? PortCapabilities.None;
+
+    /// <inheritdoc/>
+    /// <remarks>Called by the inner port; passes the frame and its offload to the NIC.</remarks>
+    public virtual void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload) => _receiver?.Receive(frame, offload);
 
     /// <inheritdoc/>
     /// <remarks>Called by the inner port; passes the change to the NIC.</remarks>

@@ -54,6 +54,8 @@ public sealed class ServedDevice<TDevice> : IAsyncDisposable where TDevice : IPc
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
+        // A device with threads of its own (virtio-net's queue worker) stops them here.
+        (Device as IDisposable)?.Dispose();
         Port?.Dispose();
         _directory.Delete(recursive: true);
     }

@@ -12,7 +12,7 @@ namespace Polynic.Personalities.VirtioNet;
 internal sealed class ControlPath(VirtioNetDevice device)
 {
     private const byte Ok = 0, Err = 1;
-    private const byte ClassRx = 0, ClassMac = 1, ClassVlan = 2, ClassMq = 4;
+    private const byte ClassRx = 0, ClassMac = 1, ClassVlan = 2, ClassMq = 4, ClassGuestOffloads = 5;
 
     /// <summary>Longest command accepted: a full MAC table of both kinds and then some.</summary>
     private const int MaxCommand = 4096;
@@ -54,6 +54,7 @@ internal sealed class ControlPath(VirtioNetDevice device)
         ClassMac => Mac(command, data),
         ClassVlan when device.Has(VirtioNetFeatures.CtrlVlan) => Vlan(command, data),
         ClassMq when device.Has(VirtioNetFeatures.Mq) => QueuePairs(command, data),
+        ClassGuestOffloads when device.Has(VirtioNetFeatures.CtrlGuestOffloads) => GuestOffloads(command, data),
         _ => Err,
     };
 
@@ -114,6 +115,21 @@ internal sealed class ControlPath(VirtioNetDevice device)
         int vid = BinaryPrimitives.ReadUInt16LittleEndian(data);
         if (vid >= 4096) return Err;
         device.Filter.SetVlan(vid, command == 0);
+        return Ok;
+    }
+
+    /// <summary>
+    /// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (5.1.6.5.6.1): le64 of receive offload feature bits; the
+    /// driver may not turn on one that was not negotiated (5.1.6.5.6.2), so such a request is refused.
+    /// </summary>
+    private byte GuestOffloads(byte command, ReadOnlySpan<byte> data)
+    {
+        if (command != 0 || data.Length < 8) return Err;
+        ulong offloads = BinaryPrimitives.ReadUInt64LittleEndian(data);
+        ulong negotiated = device.Transport.NegotiatedFeatures;
+        if ((offloads & ~negotiated) != 0) return Err;
+        // Offload bits the device does not implement (GUEST_ECN, GUEST_UFO, ...) cannot be on: they were not offered.
+        device.GuestOffloads = offloads & VirtioNetFeatures.GuestOffloads;
         return Ok;
     }
 

@@ -29,11 +29,29 @@ internal static class NetHeader
         return gso is 0 or 1 or 4;
     }
 
-    /// <summary>The header of a received complete frame: no offload pending, <paramref name="buffers"/> buffers used.</summary>
-    public static void WriteReceived(Span<byte> header, ushort buffers, bool dataValid)
+    /// <summary>
+    /// The header of a received frame (5.1.6.4): <paramref name="offload"/> as the device passes it
+    /// on (the caller has already reduced it to what the driver negotiated), <paramref name="buffers"/>
+    /// buffers used. NEEDS_CSUM and DATA_VALID are never set together (5.1.6.4.1: DATA_VALID is for
+    /// a checksum the device verified, NEEDS_CSUM for one nobody computed yet).
+    /// </summary>
+    public static void WriteReceived(Span<byte> header, ushort buffers, in FrameOffload offload)
     {
         header[..Length].Clear();
-        if (dataValid) header[0] = FlagDataValid;
+        if (offload.NeedsChecksum)
+        {
+            header[0] = FlagNeedsCsum;
+            BinaryPrimitives.WriteUInt16LittleEndian(header[6..], offload.ChecksumStart);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], offload.ChecksumOffset);
+        }
+        else if (offload.DataValid) header[0] = FlagDataValid;
+        if (offload.GsoType != GsoType.None)
+        {
+            // GsoType's values are the spec's VIRTIO_NET_HDR_GSO_* values.
+            header[1] = (byte)offload.GsoType;
+            BinaryPrimitives.WriteUInt16LittleEndian(header[2..], offload.HeaderLength);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[4..], offload.SegmentSize);
+        }
         BinaryPrimitives.WriteUInt16LittleEndian(header[10..], buffers);
     }
 }

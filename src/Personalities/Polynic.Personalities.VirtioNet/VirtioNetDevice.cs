@@ -15,13 +15,15 @@ namespace Polynic.Personalities.VirtioNet;
 /// (<see cref="VirtioPciTransport"/>); this class is what is specific to a NIC.
 /// </summary>
 /// <remarks>
-/// Queues are processed on the thread that writes the notification register (the vfio-user
-/// connection thread, whose writes are posted) and received frames on the port's thread, all under
+/// Queues are processed on a worker thread of the device's own (<see cref="VirtqueueWorker"/>,
+/// started at DRIVER_OK, stopped on reset and <see cref="Dispose"/>): a notification only wakes it,
+/// without the device lock, so the vfio-user connection thread (whose region writes QEMU posts)
+/// returns at once. Received frames arrive on the port's thread. Both work under
 /// <see cref="NicDevice"/>'s lock. Frames that arrive while the guest has no receive buffers wait in
 /// a <see cref="FrameFifo"/> until it posts some. Receive frames are steered to the active queue
 /// pairs by a flow hash (the spec's automatic steering without RSS).
 /// </remarks>
-public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
+public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposable
 {
     /// <summary>Entries of every queue (queue_size as first read).</summary>
     public const ushort QueueSize = 256;
@@ -39,6 +41,8 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     private readonly ReceivePath _receive;
     private readonly ControlPath _control;
     private MacAddress _mac;
+    private volatile VirtqueueWorker? _worker;
+    private bool _disposed;
 
     /// <summary>Creates the device with station address <see cref="NicSettings.Mac"/> and <paramref name="queuePairs"/> receive/transmit pairs (1..16).</summary>
     public VirtioNetDevice(NicSettings settings, int queuePairs = 1) : base(settings)
@@ -81,6 +85,12 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     internal Microsoft.Extensions.Logging.ILogger Log => Context.Log;
     internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
 
+    /// <summary>
+    /// Receive offloads in effect: the negotiated GUEST_CSUM/GUEST_TSO4/GUEST_TSO6 bits, as
+    /// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET last set them (5.1.6.5.6.1). 0 before DRIVER_OK.
+    /// </summary>
+    public ulong GuestOffloads { get; internal set; }
+
     /// <summary>Receive-mode state the control queue set (promiscuous, all-multicast, table overflow).</summary>
     internal bool Promiscuous, AllMulticast, UnicastOverflow, MulticastOverflow;
 
@@ -92,8 +102,10 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
             ulong f = VirtioFeatures.Version1 | VirtioFeatures.IndirectDescriptors | VirtioFeatures.EventIndex | VirtioFeatures.RingReset
                 | VirtioNetFeatures.Mac | VirtioNetFeatures.Status | VirtioNetFeatures.MrgRxbuf
                 | VirtioNetFeatures.Csum | VirtioNetFeatures.GuestCsum | VirtioNetFeatures.HostTso4 | VirtioNetFeatures.HostTso6
+                | VirtioNetFeatures.GuestTso4 | VirtioNetFeatures.GuestTso6 | VirtioNetFeatures.CtrlGuestOffloads
                 | VirtioNetFeatures.CtrlVq | VirtioNetFeatures.CtrlRx | VirtioNetFeatures.CtrlVlan | VirtioNetFeatures.CtrlMacAddr;
-            // The port delivers complete frames, so GUEST_TSO4/6 (receiving GSO frames) are not offered.
+            // GUEST_TSO4/6 are offered whatever the port: a port that delivers only complete frames
+            // simply never produces a GSO frame, and the driver loses nothing.
             if (_queuePairs > 1) f |= VirtioNetFeatures.Mq;
             return f;
         }
@@ -127,6 +139,8 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
         bool Needs(ulong feature, ulong requirement) => (f & feature) == 0 || (f & requirement) == requirement;
         // 5.1.3.1: feature dependencies the driver must respect.
         return Needs(VirtioNetFeatures.HostTso4 | VirtioNetFeatures.HostTso6, VirtioNetFeatures.Csum)
+            && Needs(VirtioNetFeatures.GuestTso4, VirtioNetFeatures.GuestCsum) && Needs(VirtioNetFeatures.GuestTso6, VirtioNetFeatures.GuestCsum)
+            && Needs(VirtioNetFeatures.CtrlGuestOffloads, VirtioNetFeatures.CtrlVq)
             && Needs(VirtioNetFeatures.HostTso4, VirtioNetFeatures.Csum) && Needs(VirtioNetFeatures.HostTso6, VirtioNetFeatures.Csum)
             && Needs(VirtioNetFeatures.CtrlRx, VirtioNetFeatures.CtrlVq) && Needs(VirtioNetFeatures.CtrlVlan, VirtioNetFeatures.CtrlVq)
             && Needs(VirtioNetFeatures.Mq, VirtioNetFeatures.CtrlVq) && Needs(VirtioNetFeatures.CtrlMacAddr, VirtioNetFeatures.CtrlVq);
@@ -137,12 +151,52 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     {
         // Without CTRL_VLAN every VLAN passes (5.1.6.5.3 applies only once negotiated).
         Filter.VlanFilterEnabled = Has(VirtioNetFeatures.CtrlVlan);
+        // 5.1.6.5.6.2: the negotiated receive offloads are on until the driver says otherwise.
+        GuestOffloads = Transport.NegotiatedFeatures & VirtioNetFeatures.GuestOffloads;
+        if (!_disposed)
+        {
+            _worker?.RequestStop();
+            _worker = new VirtqueueWorker($"virtio-net {Settings.Mac} queues", Sync, ProcessQueue, e => Fail("queue worker", e));
+        }
         ApplyReceiveMode();
     }
 
     /// <inheritdoc/>
-    public void QueueNotified(int queue)
+    /// <remarks>Only reached through <see cref="VirtioPciTransport.Write"/>, which this device bypasses for notifications (<see cref="TryWritePosted"/>); processes at once.</remarks>
+    public void QueueNotified(int queue) => ProcessQueue(queue);
+
+    /// <summary>The worker processes the queues it was told about; returns when the worker is idle (tests, orderly shutdown). False on timeout.</summary>
+    public bool WaitForQueues(TimeSpan timeout) => _worker?.WaitIdle(timeout) ?? true;
+
+    /// <summary>The current queue worker, if the driver is running (tests check its thread ends on reset).</summary>
+    internal VirtqueueWorker? Worker => _worker;
+
+    /// <summary>Stops the queue worker and waits for it. The device ignores notifications afterwards.</summary>
+    public void Dispose()
     {
+        VirtqueueWorker? worker;
+        lock (Sync)
+        {
+            _disposed = true;
+            worker = _worker;
+            _worker = null;
+        }
+        worker?.Dispose();
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>A queue notification: the worker is woken, nothing else (4.1.4.4: the write carries no data the device needs).</remarks>
+    protected override bool TryWritePosted(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (!Transport.IsNotification(bar, offset, out int queue)) return false;
+        // Before DRIVER_OK there is no worker and nothing to process (the transport ignores such notifications too).
+        _worker?.Notify(queue);
+        return true;
+    }
+
+    private void ProcessQueue(int queue)
+    {
+        if (HasFailed || !Transport.CanProcess(queue)) return;
         if (queue == ControlQueueIndex) _control.Process();
         else if ((queue & 1) == 0)
         {
@@ -198,6 +252,54 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
     protected override bool CanReceive(int frameLength) => _receive.HasRoomFor(frameLength);
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Partial checksums and TCPv4/TCPv6 GSO frames: what GUEST_CSUM and GUEST_TSO4/6 let a driver
+    /// take. Whether this driver takes them now is <see cref="AcceptsReceiveOffload"/>.
+    /// </remarks>
+    protected override PortCapabilities ReceiveOffloads => PortCapabilities.Checksum | PortCapabilities.Segmentation;
+
+    /// <inheritdoc/>
+    protected override bool AcceptsReceiveOffload(in FrameOffload offload)
+    {
+        // 5.1.6.4.1: NEEDS_CSUM only with GUEST_CSUM, a gso_type only with the matching GUEST_TSO.
+        if (offload.NeedsChecksum && (GuestOffloads & VirtioNetFeatures.GuestCsum) == 0) return false;
+        return offload.GsoType switch
+        {
+            GsoType.None => true,
+            GsoType.TcpV4 => (GuestOffloads & VirtioNetFeatures.GuestTso4) != 0,
+            GsoType.TcpV6 => (GuestOffloads & VirtioNetFeatures.GuestTso6) != 0,
+            _ => false,
+        };
+    }
+
+    /// <inheritdoc/>
+    protected override void ReceiveFrame(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        // DATA_VALID means something only to a driver with GUEST_CSUM (5.1.6.4.1: else flags are 0).
+        var passed = (GuestOffloads & VirtioNetFeatures.GuestCsum) != 0 ? offload : offload with { DataValid = false };
+        if (!IsDeliverable(frame, passed))
+        {
+            Interlocked.Increment(ref Counters.RxOffloadErrors);
+            return;
+        }
+        _receive.FromWire(frame, passed);
+    }
+
+    /// <summary>
+    /// Whether the guest's driver can use the offload as described: the checksum field inside the
+    /// frame, and a GSO frame whose headers parse as the TCP its gso_type says (Linux's
+    /// virtio_net_hdr_to_skb would otherwise drop it; better counted here).
+    /// </summary>
+    private static bool IsDeliverable(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        if (offload.NeedsChecksum && offload.ChecksumStart + offload.ChecksumOffset + 2 > frame.Length) return false;
+        if (offload.GsoType == GsoType.None) return true;
+        if (offload.SegmentSize == 0 || Polynic.Core.Nic.Offload.FrameHeaders.TryParse(frame, out var headers) != Polynic.Core.Nic.Offload.OffloadStatus.Ok)
+            return false;
+        return headers.IsTcp && headers.IsIPv4 == (offload.GsoType == GsoType.TcpV4);
+    }
+
+    /// <inheritdoc/>
     protected override void OnLinkChanged(bool up)
     {
         if (Has(VirtioNetFeatures.Status)) Transport.NotifyConfigChanged();
@@ -205,7 +307,12 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice
 
     private void ResetNet()
     {
+        // Called with the lock held: the worker is only told to end; it does so without touching
+        // the queues as soon as it sees the flag (it needs the lock for any work).
+        _worker?.RequestStop();
+        _worker = null;
         ActiveQueuePairs = 1;
+        GuestOffloads = 0;
         _mac = Settings.Mac;
         Filter.Reset();
         Filter.PromiscuousBypassesVlan = true;

@@ -7,6 +7,8 @@ public static class VirtioNetFeatures
     public const ulong Csum = 1UL << 0;
     /// <summary>VIRTIO_NET_F_GUEST_CSUM: the driver accepts received frames with partial or validated checksums.</summary>
     public const ulong GuestCsum = 1UL << 1;
+    /// <summary>VIRTIO_NET_F_CTRL_GUEST_OFFLOADS: the driver can switch receive offloads through the control queue.</summary>
+    public const ulong CtrlGuestOffloads = 1UL << 2;
     /// <summary>VIRTIO_NET_F_MAC: the device configuration holds the station address.</summary>
     public const ulong Mac = 1UL << 5;
     /// <summary>VIRTIO_NET_F_GUEST_TSO4: the driver accepts TCPv4 GSO frames.</summary>
@@ -31,4 +33,7 @@ public static class VirtioNetFeatures
     public const ulong Mq = 1UL << 22;
     /// <summary>VIRTIO_NET_F_CTRL_MAC_ADDR: the station address can be set through the control queue.</summary>
     public const ulong CtrlMacAddr = 1UL << 23;
+
+    /// <summary>The receive offloads VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET can switch on and off (5.1.6.5.6.1), of those the device offers.</summary>
+    public const ulong GuestOffloads = GuestCsum | GuestTso4 | GuestTso6;
 }

@@ -38,6 +38,12 @@ public sealed class NicCounters
     public long RxTooShort;
     /// <summary>Frames that arrived while the receiver was disabled.</summary>
     public long RxDisabled;
+    /// <summary>GSO frames (larger than the MTU) handed to the guest whole, its driver doing the segmentation or coalescing.</summary>
+    public long RxGsoFrames;
+    /// <summary>Segments the core cut from received GSO frames for a guest that takes complete frames only.</summary>
+    public long RxSegments;
+    /// <summary>Received frames dropped because their offload description could not be honoured (bad headers, gso_size, checksum field).</summary>
+    public long RxOffloadErrors;
 
     /// <summary>Guest memory accesses for frame data that failed (address outside RAM, bus mastering off).</summary>
     public long DmaFaults;
@@ -88,6 +94,9 @@ public sealed class NicCounters
         new("rx_too_long", Interlocked.Read(ref RxTooLong)),
         new("rx_too_short", Interlocked.Read(ref RxTooShort)),
         new("rx_disabled", Interlocked.Read(ref RxDisabled)),
+        new("rx_gso_frames", Interlocked.Read(ref RxGsoFrames)),
+        new("rx_segments", Interlocked.Read(ref RxSegments)),
+        new("rx_offload_errors", Interlocked.Read(ref RxOffloadErrors)),
         new("dma_faults", Interlocked.Read(ref DmaFaults)),
         new("descriptor_faults", Interlocked.Read(ref DescriptorFaults)),
         new("unknown_register_accesses", Interlocked.Read(ref UnknownRegisterAccesses)),
@@ -98,6 +107,7 @@ public sealed class NicCounters
     {
         TxFrames = TxBytes = TxErrors = TxDropped = TxSegments = 0;
         RxFrames = RxBytes = RxBroadcast = RxMulticast = RxNoBuffer = RxFiltered = RxTooLong = RxTooShort = RxDisabled = 0;
+        RxGsoFrames = RxSegments = RxOffloadErrors = 0;
         DmaFaults = DescriptorFaults = UnknownRegisterAccesses = 0;
     }
 }

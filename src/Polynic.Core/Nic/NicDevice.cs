@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Polynic.Core.Nic.Offload;
 using Polynic.Core.Pci;
 
 namespace Polynic.Core.Nic;
@@ -18,6 +19,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
 {
     private IPciDeviceContext? _context;
     private volatile bool _failed;
+    private byte[]? _offloadScratch;
 
     /// <summary>Creates the NIC with its station address.</summary>
     protected NicDevice(NicSettings settings) => Settings = settings;
@@ -79,6 +81,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// <inheritdoc/>
     public void WriteBar(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
+        if (TryWritePosted(bar, offset, data)) return;
         lock (Sync) WriteRegisters(bar, offset, data);
     }
 
@@ -90,7 +93,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
 
     /// <summary>
     /// Longest a port's thread is held back waiting for the guest to hand receive buffers back
-    /// (see <see cref="CanReceive"/>); after that the frame goes to <see cref="ReceiveFrame"/>
+    /// (see <see cref="CanReceive"/>); after that the frame goes to <see cref="ReceiveFrame(ReadOnlySpan{byte})"/>
     /// anyway and is counted as missed, as the hardware would.
     /// </summary>
     public TimeSpan ReceiveBackpressureLimit { get; set; } = TimeSpan.FromMilliseconds(100);
@@ -102,27 +105,86 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         {
             lock (Sync)
             {
-                // Backpressure, as QEMU's NICs do with can_receive: while the guest has no room,
-                // the port's thread waits (releasing the lock, so the guest's register writes go
-                // on) and frames queue where they came from (the tap's kernel queue, a switch
-                // port's ring) instead of being lost here. Bounded, so a guest that never
-                // refills cannot stall the port for more than the limit per frame.
-                if (!CanReceive(frame.Length))
-                {
-                    long deadline = Environment.TickCount64 + (long)ReceiveBackpressureLimit.TotalMilliseconds;
-                    long remaining;
-                    while (!CanReceive(frame.Length) && !_failed && (remaining = deadline - Environment.TickCount64) > 0)
-                        Monitor.Wait(Sync, (int)remaining);
-                }
+                WaitForRoom(frame.Length);
                 ReceiveFrame(frame);
             }
         }
         catch (Exception e)
         {
-            _failed = true;
-            Context.ReportFailure("receive", e);
+            Fail("receive", e);
         }
     }
+
+    PortCapabilities IPortReceiver.ReceiveCapabilities => ReceiveOffloads;
+
+    void IPortReceiver.Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        if (_failed) return;
+        try
+        {
+            lock (Sync)
+            {
+                if (!offload.NeedsWork || AcceptsReceiveOffload(offload))
+                {
+                    WaitForRoom(frame.Length);
+                    ReceiveFrame(frame, offload);
+                    return;
+                }
+                // The personality can take such frames in general (the port was told so) but not
+                // this one now (the guest turned the offload off): the core finishes the work.
+                var sink = new CompletedFrameSink(this);
+                var status = ReceiveOffloadCompletion.Complete(frame, offload,
+                    _offloadScratch ??= new byte[ReceiveOffloadCompletion.MaxFrameLength], ref sink, out int frames);
+                if (offload.GsoType != GsoType.None) Interlocked.Add(ref Counters.RxSegments, frames);
+                if (status != OffloadStatus.Ok) Interlocked.Increment(ref Counters.RxOffloadErrors);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail("receive", e);
+        }
+    }
+
+    /// <summary>
+    /// Backpressure, as QEMU's NICs do with can_receive: while the guest has no room, the port's
+    /// thread waits (releasing the lock, so the guest's register writes go on) and frames queue
+    /// where they came from (the tap's kernel queue, a switch port's ring) instead of being lost
+    /// here. Bounded, so a guest that never refills cannot stall the port for more than the limit
+    /// per frame. Called with <see cref="Sync"/> held.
+    /// </summary>
+    private void WaitForRoom(int length)
+    {
+        if (CanReceive(length)) return;
+        long deadline = Environment.TickCount64 + (long)ReceiveBackpressureLimit.TotalMilliseconds;
+        long remaining;
+        while (!CanReceive(length) && !_failed && (remaining = deadline - Environment.TickCount64) > 0)
+            Monitor.Wait(Sync, (int)remaining);
+    }
+
+    /// <summary>Each frame the core completed goes the complete-frame way, backpressure included.</summary>
+    private readonly ref struct CompletedFrameSink(NicDevice nic) : ISegmentSink
+    {
+        public bool OnSegment(ReadOnlySpan<byte> segment)
+        {
+            nic.WaitForRoom(segment.Length);
+            nic.ReceiveFrame(segment);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Takes the NIC out of service after it failed on a thread of its own (a port's receive
+    /// thread, a queue worker): later frames are ignored and the PCI function is marked failed.
+    /// </summary>
+    protected void Fail(string during, Exception exception)
+    {
+        _failed = true;
+        lock (Sync) Monitor.PulseAll(Sync);
+        Context.ReportFailure(during, exception);
+    }
+
+    /// <summary>Whether the NIC failed (see <see cref="Fail"/>); a worker of its own should stop.</summary>
+    protected bool HasFailed => _failed;
 
     void IPortReceiver.LinkChanged(bool up)
     {
@@ -140,8 +202,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         }
         catch (Exception e)
         {
-            _failed = true;
-            Context.ReportFailure("link change", e);
+            Fail("link change", e);
         }
     }
 
@@ -179,6 +240,13 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// <summary>A read of the NIC's registers (see <see cref="IPciDevice.ReadBar"/>).</summary>
     protected abstract void ReadRegisters(int bar, ulong offset, Span<byte> data);
 
+    /// <summary>
+    /// A write the NIC handles without taking <see cref="Sync"/>, e.g. a doorbell that only wakes a
+    /// worker thread of the NIC's own; true if handled. The default handles none. Runs on the
+    /// transport's thread, concurrently with everything else: it may only touch thread-safe state.
+    /// </summary>
+    protected virtual bool TryWritePosted(int bar, ulong offset, ReadOnlySpan<byte> data) => false;
+
     /// <summary>A write to the NIC's registers (see <see cref="IPciDevice.WriteBar"/>).</summary>
     protected abstract void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data);
 
@@ -198,6 +266,27 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
 
     /// <summary>A frame arrived from the port; deliver it to the guest if the NIC accepts it.</summary>
     protected abstract void ReceiveFrame(ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Offloads the NIC can ever take on received frames (its <see cref="IPortReceiver.ReceiveCapabilities"/>,
+    /// which a port reads once when it starts). None by default: the port, or failing that the core,
+    /// hands this NIC complete frames only, as every NIC without a GSO-capable descriptor format
+    /// (e1000, RTL8139, NE2000) needs.
+    /// </summary>
+    protected virtual PortCapabilities ReceiveOffloads => PortCapabilities.None;
+
+    /// <summary>
+    /// Whether the guest takes a frame with <paramref name="offload"/> now (e.g. what the driver
+    /// negotiated). When false the core completes the frame in software (segments it, finishes its
+    /// checksum) and calls <see cref="ReceiveFrame(ReadOnlySpan{byte})"/> for each result.
+    /// </summary>
+    protected virtual bool AcceptsReceiveOffload(in FrameOffload offload) => false;
+
+    /// <summary>
+    /// A frame arrived with an offload <see cref="AcceptsReceiveOffload"/> agreed to (or with only
+    /// <see cref="FrameOffload.DataValid"/>); by default it goes to <see cref="ReceiveFrame(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    protected virtual void ReceiveFrame(ReadOnlySpan<byte> frame, in FrameOffload offload) => ReceiveFrame(frame);
 
     /// <summary>The port's carrier changed; reflect it in the NIC's link status (and raise its interrupt).</summary>
     protected virtual void OnLinkChanged(bool up) { }

@@ -111,6 +111,24 @@ public sealed class VirtioPciTransport
         RegisterFaults++;
     }
 
+    /// <summary>
+    /// Whether a write to BAR <paramref name="bar"/> at <paramref name="offset"/> is a queue
+    /// notification (4.1.4.4), and for which queue. A pure function of the layout and needs no lock,
+    /// so a device can hand notifications to a worker of its own (<see cref="VirtqueueWorker"/>)
+    /// without taking its lock on the notifying thread. Whether the queue is live is for the worker
+    /// to check under the lock.
+    /// </summary>
+    public bool IsNotification(int bar, ulong offset, out int queue)
+    {
+        queue = -1;
+        if (bar != StructuresBar || offset < NotifyOffset || offset >= NotifyOffset + (ulong)_queues.Length * NotifyMultiplier) return false;
+        queue = (int)((offset - NotifyOffset) / NotifyMultiplier);
+        return true;
+    }
+
+    /// <summary>Whether queue <paramref name="queue"/> may be processed now: the driver is running and the queue is live.</summary>
+    public bool CanProcess(int queue) => DriverOk && (uint)queue < (uint)_queues.Length && _queues[queue].IsLive;
+
     /// <summary>Function-level reset: as a driver writing 0 to device_status.</summary>
     public void Reset()
     {

@@ -64,4 +64,15 @@ public sealed class CapturePort : PortDecorator
         _writer.WritePacket(InterfaceId, frame, CaptureDirection.Inbound);
         base.Receive(frame);
     }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A GSO frame is recorded as it arrived, one large packet, as tcpdump on a host with GRO
+    /// shows it; a partial checksum is recorded unfinished.
+    /// </remarks>
+    public override void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Inbound);
+        base.Receive(frame, offload);
+    }
 }

@@ -114,6 +114,18 @@ public sealed class FaultInjectionPort : PortDecorator, IDelayedDelivery
     public override void Receive(ReadOnlySpan<byte> frame) => Apply(_inbound, frame, default, hasOffload: false);
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// None: loss, corruption and delay are defined per wire frame, so the inner port is asked for
+    /// complete MTU-sized frames whatever the NIC could take.
+    /// </remarks>
+    public override PortCapabilities ReceiveCapabilities => PortCapabilities.None;
+
+    /// <inheritdoc/>
+    /// <remarks>Only an inner port that ignores <see cref="ReceiveCapabilities"/> calls it: the frame is completed in software and each result meets the faults.</remarks>
+    public override void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload) =>
+        Polynic.Core.Nic.Offload.ReceiveOffloadCompletion.Deliver(this, frame, offload);
+
+    /// <inheritdoc/>
     public override void LinkChanged(bool up)
     {
         lock (_linkGate)

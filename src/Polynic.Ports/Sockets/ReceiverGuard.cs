@@ -30,6 +30,21 @@ internal sealed class ReceiverGuard(string portName, IPortReceiver receiver, Por
         }
     }
 
+    /// <summary>A frame with offload work left, for a receiver that asked for it (see <see cref="IPortReceiver.ReceiveCapabilities"/>).</summary>
+    public void Frame(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        counters.CountReceived(frame.Length);
+        try
+        {
+            receiver.Receive(frame, offload);
+        }
+        catch (Exception exception)
+        {
+            counters.CountReceiveError();
+            Fault(exception);
+        }
+    }
+
     public void Link(bool up)
     {
         try

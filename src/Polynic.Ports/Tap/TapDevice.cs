@@ -1,4 +1,5 @@
 using System.Text;
+using Polynic.Core.Nic;
 using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
@@ -93,12 +94,37 @@ internal static unsafe class TapDevice
         if (LibC.ioctl(fd, TunIoctl.TUNSETVNETLE, &littleEndian) < 0 && !BitConverter.IsLittleEndian)
             Check(-1, name, "TUNSETVNETLE");
 
-        // TUNSETOFFLOAD says what the kernel may leave undone in frames it hands *to us*. IPortReceiver
-        // has no way to carry a partial checksum or a GSO frame to the NIC, so we allow none: the
-        // kernel completes checksums and segments before we read (skb_checksum_help / software GSO
-        // in validate_xmit_skb). Frames *we* write may still carry NEEDS_CSUM and GSO: tun parses
-        // the header of every write (virtio_net_hdr_to_skb) whatever the offload setting.
+        // TUNSETOFFLOAD says what the kernel may leave undone in frames it hands *to us*. None until
+        // the port knows its receiver (SetReceiveOffloads, on Start): the kernel completes checksums
+        // and segments before we read (skb_checksum_help / software GSO in validate_xmit_skb).
+        // Frames *we* write may carry NEEDS_CSUM and GSO whatever this says: tun parses the header
+        // of every write (virtio_net_hdr_to_skb).
         Check(LibC.ioctl(fd, TunIoctl.TUNSETOFFLOAD, (nuint)0), name, "TUNSETOFFLOAD 0");
+    }
+
+    /// <summary>
+    /// Lets the kernel hand us frames with a partial checksum (<see cref="PortCapabilities.Checksum"/>)
+    /// and TCPv4/TCPv6 GSO frames (<see cref="PortCapabilities.Segmentation"/>, which tun accepts only
+    /// together with TUN_F_CSUM: tun_set_offload). Returns what was set; a kernel that refuses leaves None.
+    /// </summary>
+    public static PortCapabilities SetReceiveOffloads(int fd, PortCapabilities wanted, out int errno)
+    {
+        errno = 0;
+        nuint flags = 0;
+        var set = PortCapabilities.None;
+        if ((wanted & PortCapabilities.Checksum) != 0)
+        {
+            flags |= TunIoctl.TUN_F_CSUM;
+            set |= PortCapabilities.Checksum;
+            if ((wanted & PortCapabilities.Segmentation) != 0)
+            {
+                flags |= TunIoctl.TUN_F_TSO4 | TunIoctl.TUN_F_TSO6;
+                set |= PortCapabilities.Segmentation;
+            }
+        }
+        if (LibC.ioctl(fd, TunIoctl.TUNSETOFFLOAD, flags) >= 0) return set;
+        errno = LibC.LastErrno;
+        return PortCapabilities.None;
     }
 
     private static void BringUp(string name)

@@ -18,4 +18,8 @@ internal static partial class TapLog
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning,
         Message = "{Port} receive thread did not stop within {Seconds} s (a receiver callback is blocked)")]
     public static partial void ReceiveThreadStuck(ILogger logger, string port, int seconds);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning,
+        Message = "{Port} kernel refused receive offloads (TUNSETOFFLOAD): {Reason}; frames arrive complete")]
+    public static partial void OffloadRefused(ILogger logger, string port, string reason);
 }

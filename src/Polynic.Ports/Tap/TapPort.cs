@@ -14,9 +14,13 @@ namespace Polynic.Ports.Tap;
 /// With <see cref="TapPortOptions.VnetHeader"/> a 12-byte virtio_net_hdr_v1 (virtio 1.2, 5.1.6)
 /// built on the stack goes in front, so partial checksums and TCP segmentation are passed to
 /// the kernel untouched.</para>
-/// <para>Receiving runs on a dedicated thread (see <see cref="Start"/>). Frames arrive complete:
-/// the port sets TUNSETOFFLOAD to 0, so the kernel finishes checksums and segments before handing
-/// frames over, because <see cref="IPortReceiver"/> has no way to carry offload work to the NIC.</para>
+/// <para>Receiving runs on a dedicated thread (see <see cref="Start"/>). With the virtio-net header
+/// and a receiver whose <see cref="IPortReceiver.ReceiveCapabilities"/> include them, the port sets
+/// TUNSETOFFLOAD to TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6, so the kernel hands over 64 KiB GSO frames and
+/// partial checksums unfinished and the NIC's guest does that work (QEMU's virtio-net does the same
+/// with GUEST_TSO); every header read is checked against its frame, and a bad one is a counted drop
+/// (<see cref="PortCounters.ReceiveHeaderErrors"/>). Otherwise TUNSETOFFLOAD stays 0 and the kernel
+/// finishes checksums and segments before handing frames over.</para>
 /// <para>If the interface disappears (deleted, its namespace destroyed) the port goes link-down
 /// once: it logs the reason, calls <see cref="IPortReceiver.LinkChanged"/>(false) on the receive
 /// thread, and from then on <see cref="Send(ReadOnlySpan{byte})"/> returns false and counts.</para>
@@ -88,6 +92,12 @@ public sealed unsafe class TapPort : IPort
     /// <remarks>Checksum and Segmentation with the virtio-net header, None without.</remarks>
     public PortCapabilities Capabilities { get; }
 
+    /// <summary>
+    /// Offloads the kernel may leave undone in frames it hands to the port (TUNSETOFFLOAD), chosen in
+    /// <see cref="Start"/> from what the receiver takes; None before and without the virtio-net header.
+    /// </summary>
+    public PortCapabilities ReceiveOffloads { get; private set; }
+
     /// <summary>Whether the receive thread runs (for tests: it must be gone after Dispose).</summary>
     internal bool IsReceiving => _receiveLoop?.IsRunning ?? false;
 
@@ -106,7 +116,8 @@ public sealed unsafe class TapPort : IPort
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_receiveLoop is not null) throw new InvalidOperationException($"{Name} is already started.");
             _receiver = receiver;
-            _receiveLoop = new TapReceiveLoop(Name, _tap, VnetHeader, receiver, Counters, _logger, OnInterfaceLost);
+            ReceiveOffloads = VnetHeader ? NegotiateReceiveOffloads(receiver.ReceiveCapabilities) : PortCapabilities.None;
+            _receiveLoop = new TapReceiveLoop(Name, _tap, VnetHeader, ReceiveOffloads, receiver, Counters, _logger, OnInterfaceLost);
             _receiveLoop.Start();
         }
     }
@@ -190,6 +201,18 @@ public sealed unsafe class TapPort : IPort
         if (offload.NeedsChecksum) needed |= PortCapabilities.Checksum;
         if (offload.GsoType != GsoType.None) needed |= PortCapabilities.Segmentation;
         return (Capabilities & needed) == needed;
+    }
+
+    private PortCapabilities NegotiateReceiveOffloads(PortCapabilities wanted)
+    {
+        wanted &= PortCapabilities.Checksum | PortCapabilities.Segmentation;
+        if (wanted == PortCapabilities.None || !_tap.TryLease(out var tap)) return PortCapabilities.None;
+        using (tap)
+        {
+            var set = TapDevice.SetReceiveOffloads(tap.Number, wanted, out int errno);
+            if (errno != 0) TapLog.OffloadRefused(_logger, Name, Errno.Describe(errno));
+            return set;
+        }
     }
 
     private void OnInterfaceLost(string reason)

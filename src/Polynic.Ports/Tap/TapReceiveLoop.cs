@@ -21,18 +21,20 @@ internal sealed unsafe class TapReceiveLoop : PollingReceiveLoop
     private readonly FileDescriptor _tap;
     private readonly int _headerLength;
     private readonly ReceiverGuard _receiver;
+    private readonly PortCapabilities _offloads;
 
     /// <summary>
     /// Prepares the thread; <paramref name="linkLost"/> is called once on it with the reason the
     /// interface became unusable (not when stopped).
     /// </summary>
-    public TapReceiveLoop(string portName, FileDescriptor tap, bool vnetHeader, IPortReceiver receiver,
+    public TapReceiveLoop(string portName, FileDescriptor tap, bool vnetHeader, PortCapabilities offloads, IPortReceiver receiver,
         PortCounters counters, ILogger logger, Action<string> linkLost)
         : base(portName, FrameBufferSize + (vnetHeader ? VirtioNetHeader.Size : 0), counters, logger,
             linkLost, TapLog.ReceiveThreadStuck)
     {
         _tap = tap;
         _headerLength = vnetHeader ? VirtioNetHeader.Size : 0;
+        _offloads = offloads;
         _receiver = new ReceiverGuard(portName, receiver, counters, logger, TapLog.ReceiverFault);
     }
 
@@ -67,16 +69,29 @@ internal sealed unsafe class TapReceiveLoop : PollingReceiveLoop
 
     protected override void Deliver(byte* buffer, int length)
     {
-        // With IFF_VNET_HDR each read starts with virtio_net_hdr_v1. Since TUNSETOFFLOAD is 0 the
-        // kernel never sets NEEDS_CSUM or a gso_type, so the header carries nothing we must act on.
         int frameLength = length - _headerLength;
         if (frameLength < EthernetHeaderLength)
         {
             Counters.CountReceiveError();
             return;
         }
+        var frame = new ReadOnlySpan<byte>(buffer + _headerLength, frameLength);
         // A port never lets a NIC's bug kill its thread (and with it the process): the guard
         // counts a fault as a receive error and logs only the first.
-        _receiver.Frame(new ReadOnlySpan<byte>(buffer + _headerLength, frameLength));
+        if (_offloads == PortCapabilities.None)
+        {
+            // TUNSETOFFLOAD 0: the kernel sets neither NEEDS_CSUM nor a gso_type, so the header
+            // (if any) carries nothing to act on.
+            _receiver.Frame(frame);
+            return;
+        }
+        if (!VirtioNetHeader.TryRead(new ReadOnlySpan<byte>(buffer, _headerLength), frameLength, out var offload)
+            || (offload.Requires & ~_offloads) != 0)
+        {
+            Counters.CountReceiveHeaderError();
+            return;
+        }
+        if (offload.NeedsWork || offload.DataValid) _receiver.Frame(frame, offload);
+        else _receiver.Frame(frame);
     }
 }

@@ -18,6 +18,15 @@ internal static class TunIoctl
     /// <summary>_IOW('T', 220, int): the virtio-net header's fields are little-endian (virtio 1.x).</summary>
     public const uint TUNSETVNETLE = 0x400454DC;
 
+    /// <summary>TUNSETOFFLOAD bits (linux/if_tun.h): the kernel may hand us frames with a partial checksum.</summary>
+    public const uint TUN_F_CSUM = 0x01;
+
+    /// <summary>TUNSETOFFLOAD: ... and TCPv4 GSO frames (only together with <see cref="TUN_F_CSUM"/>).</summary>
+    public const uint TUN_F_TSO4 = 0x02;
+
+    /// <summary>TUNSETOFFLOAD: ... and TCPv6 GSO frames (only together with <see cref="TUN_F_CSUM"/>).</summary>
+    public const uint TUN_F_TSO6 = 0x04;
+
     /// <summary>linux/sockios.h: get / set interface flags through struct ifreq.</summary>
     public const uint SIOCGIFFLAGS = 0x8913;
     public const uint SIOCSIFFLAGS = 0x8914;

@@ -7,7 +7,7 @@ namespace Polynic.EndToEnd.Tests.VirtioNet;
 
 /// <summary>Polynic's modern virtio-net driven by Debian's stock virtio_pci + virtio_net, traffic through a tap into a namespace.</summary>
 [Collection(RealGuests.Name)]
-public sealed partial class VirtioNetGuestTests(RigFixture rig)
+public sealed partial class VirtioNetGuestTests(RigFixture rig, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:b1:c2:d3");
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
@@ -36,7 +36,7 @@ public sealed partial class VirtioNetGuestTests(RigFixture rig)
     }
 
     [Fact]
-    public async Task Ethtool_shows_checksum_and_tso_on_and_iperf3_and_16_MiB_files_cross_both_ways_intact()
+    public async Task Ethtool_shows_checksum_and_tso_on_and_iperf3_and_64_MiB_files_cross_both_ways_intact()
     {
         await using var r = await StartAsync("virtio-bulk");
         await r.ConfigureGuestAsync();
@@ -53,8 +53,40 @@ public sealed partial class VirtioNetGuestTests(RigFixture rig)
         // The guest's TSO frames went to the tap whole.
         Assert.True(r.Device.Counters.TxSegments > 0, "no GSO frame was transmitted");
 
-        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 64);
         Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Equal(0, r.Device.Counters.RxOffloadErrors);
+        Assert.Equal(0, r.Served.Port!.Counters.ReceiveHeaderErrors);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [Fact]
+    public async Task Guest_tso_is_in_effect_host_to_guest_tcp_arrives_as_gso_frames_larger_than_the_mtu()
+    {
+        await using var r = await StartAsync("virtio-gso");
+        await r.ConfigureGuestAsync();
+        // The driver negotiated GUEST_TSO4/6 (Linux shows them as rx-gro-hw) and the tap was asked for TSO.
+        var features = await r.Guest.RunCheckedAsync("ethtool -k eth0", TimeSpan.FromSeconds(10));
+        output.WriteLine(string.Join('\n', features.Split('\n').Where(l => l.Contains("gro") || l.Contains("rx-checksum"))));
+        Assert.Matches(@"rx-gro-hw: on", features);
+        Assert.Equal(VirtioNetFeatures.GuestTso4 | VirtioNetFeatures.GuestTso6,
+            r.Device.Transport.NegotiatedFeatures & (VirtioNetFeatures.GuestTso4 | VirtioNetFeatures.GuestTso6));
+        Assert.Equal(PortCapabilities.Checksum | PortCapabilities.Segmentation, r.Served.Port!.ReceiveOffloads);
+
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        long frames = r.Device.Counters.RxFrames, bytes = r.Device.Counters.RxBytes, gso = r.Device.Counters.RxGsoFrames;
+        var down = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 3 -R", Long);
+        Assert.Matches(ReceiverRate(), down);
+        frames = r.Device.Counters.RxFrames - frames;
+        bytes = r.Device.Counters.RxBytes - bytes;
+        gso = r.Device.Counters.RxGsoFrames - gso;
+        output.WriteLine($"host->guest: {frames} frames, {bytes} bytes ({(double)bytes / Math.Max(1, frames):F0} bytes/frame), {gso} GSO frames; " +
+            string.Join(", ", r.Device.Counters.Snapshot().Where(c => c.Value != 0).Select(c => $"{c.Key}={c.Value}")));
+        Assert.True(gso > 0, "no GSO frame reached the guest");
+        // Whole GSO frames: on average far larger than an MTU-sized frame (1514 bytes).
+        Assert.True(bytes / Math.Max(1, frames) > 3000, $"{bytes / Math.Max(1, frames)} bytes per frame");
+        Assert.Equal(0, r.Device.Counters.RxSegments + r.Device.Counters.RxOffloadErrors);
         Assert.Null(r.Served.Function.FailureReason);
     }
 

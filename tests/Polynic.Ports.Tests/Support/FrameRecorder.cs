@@ -19,6 +19,29 @@ internal sealed class FrameRecorder : IPortReceiver
 
     public List<int> ReceiveThreads { get; } = [];
 
+    /// <summary>What the recorder asks its port for (see <see cref="IPortReceiver.ReceiveCapabilities"/>).</summary>
+    public PortCapabilities ReceiveCapabilities { get; init; }
+
+    private readonly List<(byte[] Frame, FrameOffload Offload)> _offloaded = [];
+
+    /// <summary>Frames that arrived through Receive(frame, offload), with their offload.</summary>
+    public (byte[] Frame, FrameOffload Offload)[] Offloaded { get { lock (_gate) return [.. _offloaded]; } }
+
+    public void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        var copy = frame.ToArray();
+        lock (_gate)
+        {
+            _offloaded.Add((copy, offload));
+            Monitor.PulseAll(_gate);
+        }
+        Receive(frame);
+    }
+
+    public (byte[] Frame, FrameOffload Offload)? WaitForOffloaded(Func<(byte[] Frame, FrameOffload Offload), bool> match, TimeSpan timeout) =>
+        WaitUntil(() => _offloaded.Where(match).Select(x => (object)x).FirstOrDefault(), timeout) is { } found
+            ? ((byte[], FrameOffload))found : null;
+
     public void Receive(ReadOnlySpan<byte> frame)
     {
         var copy = frame.ToArray();

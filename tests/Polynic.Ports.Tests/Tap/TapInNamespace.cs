@@ -12,14 +12,14 @@ internal sealed class TapInNamespace : IDisposable
 {
     private static int s_nextSubnet;
 
-    private TapInNamespace(NetworkNamespace ns, TapPort port, byte subnet, ListLogger logger)
+    private TapInNamespace(NetworkNamespace ns, TapPort port, byte subnet, ListLogger logger, Polynic.Core.Nic.PortCapabilities receiveCapabilities)
     {
         Namespace = ns;
         Port = port;
         Logger = logger;
         KernelIp = [10, 99, subnet, 1];
         Station = new Station([0x02, 0x00, 0x00, 0x99, subnet, 0x02], [10, 99, subnet, 2]);
-        Recorder = new FrameRecorder { Station = Station, ReplyPort = port };
+        Recorder = new FrameRecorder { Station = Station, ReplyPort = port, ReceiveCapabilities = receiveCapabilities };
     }
 
     public NetworkNamespace Namespace { get; }
@@ -30,7 +30,8 @@ internal sealed class TapInNamespace : IDisposable
     public Station Station { get; }
     public string InterfaceName => Port.InterfaceName;
 
-    public static TapInNamespace Create(bool vnetHeader, Polynic.Core.Nic.IPortReceiver? receiver = null)
+    public static TapInNamespace Create(bool vnetHeader, Polynic.Core.Nic.IPortReceiver? receiver = null,
+        Polynic.Core.Nic.PortCapabilities receiveCapabilities = Polynic.Core.Nic.PortCapabilities.None)
     {
         byte subnet = (byte)(Interlocked.Increment(ref s_nextSubnet) % 250 + 1);
         var ns = NetworkNamespace.Create();
@@ -43,7 +44,7 @@ internal sealed class TapInNamespace : IDisposable
             HostCommand.Check("ip", "link", "set", port.InterfaceName, "netns", ns.Name);
             ns.Ip("addr", "add", $"10.99.{subnet}.1/24", "dev", port.InterfaceName);
             ns.Ip("link", "set", port.InterfaceName, "up");
-            var setup = new TapInNamespace(ns, port, subnet, logger);
+            var setup = new TapInNamespace(ns, port, subnet, logger, receiveCapabilities);
             port.Start(receiver ?? setup.Recorder);
             return setup;
         }

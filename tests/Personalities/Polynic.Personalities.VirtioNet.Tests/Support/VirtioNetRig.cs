@@ -116,7 +116,12 @@ public sealed class VirtioNetRig : IDisposable
         Write(offset + 4, (uint)(value >> 32));
     }
 
-    public void Kick(int queue) => Write(VirtioPciLayout.NotifyOffset + (uint)queue * VirtioPciLayout.NotifyMultiplier, (uint)queue, 2);
+    /// <summary>Notifies <paramref name="queue"/> and waits until the device's queue worker has processed it.</summary>
+    public void Kick(int queue)
+    {
+        Write(VirtioPciLayout.NotifyOffset + (uint)queue * VirtioPciLayout.NotifyMultiplier, (uint)queue, 2);
+        Assert.True(Nic.WaitForQueues(TimeSpan.FromSeconds(10)), "the queue worker did not finish");
+    }
 
     /// <summary>Enables MSI-X in config space (vectors unmasked in the table).</summary>
     public void EnableMsix()
@@ -180,7 +185,11 @@ public sealed class VirtioNetRig : IDisposable
         return Ram(at + 0x1000, 1)[0];
     }
 
-    public void Dispose() => Pair?.Dispose();
+    public void Dispose()
+    {
+        Nic.Dispose();
+        Pair?.Dispose();
+    }
 }
 
 public sealed class Recorder : IPortReceiver

@@ -1,0 +1,148 @@
+namespace Polynic.Core.Virtio;
+
+/// <summary>
+/// A thread of the device's own that processes virtqueues after the driver notified them, so the
+/// thread that carried the notification (the vfio-user connection, whose region writes QEMU posts
+/// without waiting for a reply) returns at once and reads the next message while the queue is
+/// drained beside it. <see cref="Notify"/> is lock-free; the processing callback runs under the
+/// device's lock, one queue at a time, in queue order.
+/// </summary>
+/// <remarks>
+/// <para>One worker per device, not per queue: all of a NIC's paths share its lock, so more threads
+/// would only queue up on it, and on a small host they would take cores from the guest's vCPUs.</para>
+/// <para>Lifecycle: created when the driver sets DRIVER_OK, stopped on device reset and on dispose.
+/// <see cref="RequestStop"/> may be called with the device lock held (the reset path): it only flags
+/// and wakes the thread, which ends without touching the queues again as soon as it sees the flag,
+/// at the latest when it next takes the lock. <see cref="Dispose"/> also waits for it. An exception
+/// from the callback ends the thread and is handed to the failure callback (the device reports it
+/// through <c>IPciDeviceContext.ReportFailure</c>); it never reaches the server.</para>
+/// </remarks>
+public sealed class VirtqueueWorker : IDisposable
+{
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly object _deviceLock;
+    private readonly Action<int> _process;
+    private readonly Action<Exception> _failed;
+    private readonly Thread _thread;
+    // No spinning before blocking: on a small host the spin would take a core from a vCPU.
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+    private readonly object _idle = new();
+    private long _pending;
+    private int _busy;
+    private volatile bool _stopping;
+
+    /// <summary>
+    /// Starts the worker thread. <paramref name="process"/> is called with <paramref name="deviceLock"/>
+    /// held for each notified queue (index 0..63); <paramref name="failed"/> on the worker thread, without
+    /// the lock, if it throws.
+    /// </summary>
+    public VirtqueueWorker(string name, object deviceLock, Action<int> process, Action<Exception> failed)
+    {
+        ArgumentNullException.ThrowIfNull(deviceLock);
+        ArgumentNullException.ThrowIfNull(process);
+        ArgumentNullException.ThrowIfNull(failed);
+        _deviceLock = deviceLock;
+        _process = process;
+        _failed = failed;
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>Queues above this index cannot be notified (the pending set is one 64-bit word).</summary>
+    public const int MaxQueues = 64;
+
+    /// <summary>Whether the thread is still alive.</summary>
+    public bool IsRunning => _thread.IsAlive;
+
+    /// <summary>
+    /// The driver notified <paramref name="queue"/>: marks it and wakes the thread. Lock-free and
+    /// cheap, for the thread that carries notifications. Out-of-range queues and notifications after
+    /// a stop are ignored.
+    /// </summary>
+    public void Notify(int queue)
+    {
+        if ((uint)queue >= MaxQueues || _stopping) return;
+        Interlocked.Or(ref _pending, 1L << queue);
+        _wake.Set();
+    }
+
+    /// <summary>Asks the thread to end without waiting for it; safe with the device lock held.</summary>
+    public void RequestStop()
+    {
+        _stopping = true;
+        _wake.Set();
+    }
+
+    /// <summary>
+    /// Waits until every notified queue was processed and the thread is idle (for tests and orderly
+    /// shutdown); false on timeout. Must not be called with the device lock held.
+    /// </summary>
+    public bool WaitIdle(TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_idle)
+        {
+            while (IsRunning && (Interlocked.Read(ref _pending) != 0 || Volatile.Read(ref _busy) != 0))
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) return false;
+                Monitor.Wait(_idle, (int)Math.Min(left, 50));
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Stops the thread and waits for it (unless called on it). Must not be called with the device lock held.</summary>
+    public void Dispose()
+    {
+        RequestStop();
+        if (Thread.CurrentThread != _thread) _thread.Join(StopTimeout);
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopping)
+            {
+                _wake.Wait();
+                _wake.Reset();
+                // Busy before taking the set, so WaitIdle never sees "nothing pending, not busy"
+                // while taken work is in flight.
+                Volatile.Write(ref _busy, 1);
+                long pending = Interlocked.Exchange(ref _pending, 0);
+                if (pending != 0 && !_stopping) Process(pending);
+                Volatile.Write(ref _busy, 0);
+                lock (_idle) Monitor.PulseAll(_idle);
+            }
+        }
+        catch (Exception e)
+        {
+            _stopping = true;
+            Volatile.Write(ref _busy, 0);
+            _failed(e);
+        }
+        finally
+        {
+            lock (_idle) Monitor.PulseAll(_idle);
+        }
+    }
+
+    private void Process(long pending)
+    {
+        lock (_deviceLock)
+        {
+            // A reset that happened while this thread waited for the lock stopped it: the queues
+            // it was told about belong to a driver that is gone.
+            if (_stopping) return;
+            // Bounded: at most 64 bits, each cleared once.
+            while (pending != 0)
+            {
+                int queue = System.Numerics.BitOperations.TrailingZeroCount(pending);
+                pending &= pending - 1;
+                _process(queue);
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Polynic.Core.Nic;
+using Polynic.Core.Virtio;
+using Polynic.Personalities.E1000.Tests.Support;
+using Polynic.Personalities.VirtioNet.Tests.Support;
+using static Polynic.Personalities.VirtioNet.VirtioNetFeatures;
+
+namespace Polynic.Personalities.VirtioNet.Tests;
+
+/// <summary>
+/// Queues are drained on the device's own worker: a notification returns at once even while the
+/// worker is busy, the worker ends on reset and dispose, and a failure on it fails the function.
+/// </summary>
+public class VirtioNetQueueWorkerTests
+{
+    private const ulong Basic = VirtioFeatures.Version1 | Mac | Status | Csum | HostTso4 | HostTso6 | GuestCsum | CtrlVq | CtrlRx | MrgRxbuf;
+
+    /// <summary>A port whose sends block until released, or throw.</summary>
+    private sealed class GatedPort(bool throws = false) : IPort
+    {
+        public ManualResetEventSlim Gate { get; } = new(false);
+        public ManualResetEventSlim Entered { get; } = new(false);
+        public int Sent;
+        public string Name => "gated";
+        public bool LinkUp => true;
+        public PortCapabilities Capabilities => PortCapabilities.None;
+        public void Start(IPortReceiver receiver) { }
+        public bool Send(ReadOnlySpan<byte> frame)
+        {
+            if (throws) throw new InvalidOperationException("port broke");
+            Entered.Set();
+            Gate.Wait(TimeSpan.FromSeconds(30));
+            Interlocked.Increment(ref Sent);
+            return true;
+        }
+        public bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload) => Send(frame);
+        public void Dispose() { }
+    }
+
+    private static void Notify(VirtioNetRig r, int queue) =>
+        r.Write(VirtioPciLayout.NotifyOffset + (uint)queue * VirtioPciLayout.NotifyMultiplier, (uint)queue, 2);
+
+    private static void Queue(VirtioNetRig r, ulong at)
+    {
+        var frame = Frames.Raw(VirtioNetRig.Peer, 100);
+        new byte[12].CopyTo(r.Ram(at, 12));
+        frame.CopyTo(r.Ram(at + 12, frame.Length));
+        r.Tx().Add((at, 112u, false));
+    }
+
+    [Fact]
+    public void A_notification_returns_at_once_while_the_worker_is_busy_and_the_worker_then_drains_the_queue()
+    {
+        var port = new GatedPort();
+        using var r = new VirtioNetRig(port: port);
+        r.Start(Basic);
+        Queue(r, VirtioNetRig.Buffers);
+        Notify(r, 1);
+        Assert.True(port.Entered.Wait(TimeSpan.FromSeconds(10)), "the worker never sent");
+        // The worker is inside the port's send, holding the device lock: a notification must not wait for it.
+        Queue(r, VirtioNetRig.Buffers + 0x1000);
+        var clock = Stopwatch.StartNew();
+        Notify(r, 1);
+        Notify(r, 0);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"notification took {clock.ElapsedMilliseconds} ms");
+        port.Gate.Set();
+        Assert.True(r.Nic.WaitForQueues(TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, port.Sent);
+        Assert.Equal(2, r.Tx().TakeUsed().Count);
+    }
+
+    [Fact]
+    public void Reset_ends_the_worker_thread_and_driver_ok_starts_a_new_one()
+    {
+        using var r = new VirtioNetRig();
+        Assert.Null(r.Nic.Worker);
+        r.Start(Basic);
+        var first = r.Nic.Worker;
+        Assert.NotNull(first);
+        Assert.True(first.IsRunning);
+        r.Write(0x14, 0, 1);   // device_status = 0: reset (4.1.4.3.1)
+        Assert.Null(r.Nic.Worker);
+        Assert.True(SpinWait.SpinUntil(() => !first.IsRunning, TimeSpan.FromSeconds(5)), "the worker outlived the reset");
+
+        r.Start(Basic);
+        var second = r.Nic.Worker;
+        Assert.NotNull(second);
+        Assert.NotSame(first, second);
+        r.Machine.Function(r.Slot).Reset();   // function-level reset through the PCI core
+        Assert.True(SpinWait.SpinUntil(() => !second.IsRunning, TimeSpan.FromSeconds(5)), "the worker outlived the function reset");
+    }
+
+    [Fact]
+    public void Dispose_ends_the_worker_and_later_notifications_are_ignored()
+    {
+        var r = new VirtioNetRig();
+        r.Start(Basic);
+        var worker = r.Nic.Worker!;
+        r.Dispose();
+        Assert.False(worker.IsRunning);
+        Notify(r, 1);
+        Assert.Null(r.Nic.Worker);
+    }
+
+    [Fact]
+    public void An_exception_on_the_worker_fails_the_function_and_ends_the_worker()
+    {
+        using var r = new VirtioNetRig(port: new GatedPort(throws: true));
+        r.Start(Basic);
+        var worker = r.Nic.Worker!;
+        Queue(r, VirtioNetRig.Buffers);
+        Notify(r, 1);
+        Assert.True(SpinWait.SpinUntil(() => r.Machine.Function(r.Slot).FailureReason is not null, TimeSpan.FromSeconds(10)));
+        Assert.Contains("queue worker", r.Machine.Function(r.Slot).FailureReason);
+        Assert.True(SpinWait.SpinUntil(() => !worker.IsRunning, TimeSpan.FromSeconds(5)));
+    }
+}
