@@ -40,7 +40,8 @@ public sealed class ModuleCatalog
     public SourceModuleCompiler Compiler => _loader.Compiler;
 
     /// <summary>
-    /// Loads every module in <paramref name="directory"/>: each <c>*.xml</c> descriptor, <c>*.dll</c>
+    /// Loads every module in <paramref name="directory"/>: each <c>*.xml</c> personality descriptor
+    /// (other XML, such as a module's documentation file, is ignored), <c>*.dll</c>
     /// and <c>*.cs</c> at its top level (a <c>.dll</c> or <c>.cs</c> that shares its base name with
     /// a descriptor is that descriptor's behaviour, not a module of its own), and for each
     /// subfolder <c>name/</c> the file <c>name/name.xml</c>, else <c>name/name.dll</c>, else
@@ -73,23 +74,26 @@ public sealed class ModuleCatalog
     public static IReadOnlyList<string> Discover(string directory)
     {
         var files = new List<string>();
+        static bool Is(string file, string extension) => file.EndsWith(extension, StringComparison.OrdinalIgnoreCase);
+        static bool IsDescriptor(string file) => Is(file, ModuleLoader.DescriptorExtension) && ModuleLoader.IsDescriptorCandidate(file);
+
         var top = Directory.EnumerateFiles(directory).Select(Path.GetFullPath).ToArray();
-        var described = top.Where(f => f.EndsWith(ModuleLoader.DescriptorExtension, StringComparison.OrdinalIgnoreCase))
-            .Select(ModuleLoader.ModuleName).ToHashSet(StringComparer.Ordinal);
+        var described = top.Where(IsDescriptor).Select(ModuleLoader.ModuleName).ToHashSet(StringComparer.Ordinal);
         foreach (var file in top)
         {
-            if (file.EndsWith(ModuleLoader.DescriptorExtension, StringComparison.OrdinalIgnoreCase)
-                || ((file.EndsWith(ModuleLoader.CompiledExtension, StringComparison.OrdinalIgnoreCase)
-                     || file.EndsWith(ModuleLoader.SourceExtension, StringComparison.OrdinalIgnoreCase))
+            if (IsDescriptor(file)
+                || ((Is(file, ModuleLoader.CompiledExtension) || Is(file, ModuleLoader.SourceExtension))
                     && !described.Contains(ModuleLoader.ModuleName(file))))
                 files.Add(file);
         }
         foreach (var folder in Directory.EnumerateDirectories(directory))
         {
             string name = Path.GetFileName(folder);
-            var candidate = new[] { ModuleLoader.DescriptorExtension, ModuleLoader.CompiledExtension, ModuleLoader.SourceExtension }
-                .Select(extension => Path.Combine(folder, name + extension))
-                .FirstOrDefault(File.Exists);
+            string descriptor = Path.Combine(folder, name + ModuleLoader.DescriptorExtension);
+            string? candidate = File.Exists(descriptor) && IsDescriptor(descriptor) ? descriptor
+                : new[] { ModuleLoader.CompiledExtension, ModuleLoader.SourceExtension }
+                    .Select(extension => Path.Combine(folder, name + extension))
+                    .FirstOrDefault(File.Exists);
             if (candidate is not null) files.Add(Path.GetFullPath(candidate));
         }
         return files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();

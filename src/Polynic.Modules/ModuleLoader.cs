@@ -36,6 +36,31 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
         : path.EndsWith(DescriptorExtension, StringComparison.OrdinalIgnoreCase) ? ModuleKind.Descriptor
         : ModuleKind.Compiled;
 
+    /// <summary>
+    /// Whether the .xml file <paramref name="path"/> should be treated as a personality descriptor
+    /// when a directory is scanned: yes unless its root element can be read and is something else
+    /// (the XML documentation file a compiled module's build puts beside its .dll, say). A
+    /// descriptor too broken to read is still taken, so that its error is reported.
+    /// </summary>
+    public static bool IsDescriptorCandidate(string path)
+    {
+        try
+        {
+            using var reader = System.Xml.XmlReader.Create(path, new System.Xml.XmlReaderSettings
+            {
+                DtdProcessing = System.Xml.DtdProcessing.Prohibit,
+                XmlResolver = null,
+                MaxCharactersInDocument = PersonalityDescriptorReader.MaxCharacters,
+            });
+            reader.MoveToContent();
+            return reader.NamespaceURI == PersonalityDescriptorReader.Namespace || reader.LocalName == "personality";
+        }
+        catch (Exception e) when (e is System.Xml.XmlException or IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>Loads <paramref name="path"/>; the result is either a loaded module or a refusal/failure (never both).</summary>
     public (LoadedModule? Module, ModuleInfo Info) Load(string path)
     {

@@ -225,6 +225,21 @@ public sealed class DescriptorModuleTests : IDisposable
     }
 
     [Fact]
+    public void A_compiled_modules_xml_documentation_beside_it_is_not_taken_for_a_descriptor()
+    {
+        Directory.CreateDirectory(_temp.Combine("Acme"));
+        File.WriteAllText(_temp.Combine("Acme", "Acme.xml"), "<?xml version=\"1.0\"?><doc><assembly><name>Acme</name></assembly><members/></doc>");
+        File.WriteAllText(_temp.Combine("Acme", "Acme.dll"), "not really an assembly");
+        File.WriteAllText(_temp.Combine("Top.xml"), "<doc><members/></doc>");
+        File.WriteAllText(_temp.Combine("Top.dll"), "not really an assembly");
+        File.WriteAllText(_temp.Combine("broken.xml"), "<personality xmlns=\"urn:polynic:personality:1\" name=\"x\"");
+
+        var found = ModuleCatalog.Discover(_temp.Path).Select(Path.GetFileName).ToArray();
+
+        Assert.Equal(["Acme.dll", "Top.dll", "broken.xml"], found.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void The_published_schema_is_the_one_the_server_validates_with()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

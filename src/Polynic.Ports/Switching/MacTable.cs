@@ -164,6 +164,10 @@ internal sealed class MacTable
 
     private void LearnLocked(ulong key, SwitchPort port, long now)
     {
+        // A frame that passed the ingress checks just before its port was disabled or removed
+        // must not re-learn an address RemovePort has already cleared: both run under _writeGate,
+        // and the port's state changes before RemovePort takes it.
+        if (!port.LinkUp) return;
         int index = FindLocked(key, out int empty);
         if (index >= 0)
         {
