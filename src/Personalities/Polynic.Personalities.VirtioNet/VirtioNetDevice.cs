@@ -277,11 +277,14 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     {
         // DATA_VALID means something only to a driver with GUEST_CSUM (5.1.6.4.1: else flags are 0).
         var passed = (GuestOffloads & VirtioNetFeatures.GuestCsum) != 0 ? offload : offload with { DataValid = false };
-        if (!IsDeliverable(frame, passed))
+        if (!IsDeliverable(frame, passed, out int headerLength))
         {
             Interlocked.Increment(ref Counters.RxOffloadErrors);
             return;
         }
+        // hdr_len: the parsed headers, not the port's hint (tun reports skb_headlen, which can
+        // exceed the headers); 5.1.6.4.1 asks for no less than the headers.
+        if (passed.GsoType != GsoType.None) passed = passed with { HeaderLength = (ushort)headerLength };
         _receive.FromWire(frame, passed);
     }
 
@@ -290,12 +293,14 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     /// frame, and a GSO frame whose headers parse as the TCP its gso_type says (Linux's
     /// virtio_net_hdr_to_skb would otherwise drop it; better counted here).
     /// </summary>
-    private static bool IsDeliverable(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    private static bool IsDeliverable(ReadOnlySpan<byte> frame, in FrameOffload offload, out int headerLength)
     {
+        headerLength = 0;
         if (offload.NeedsChecksum && offload.ChecksumStart + offload.ChecksumOffset + 2 > frame.Length) return false;
         if (offload.GsoType == GsoType.None) return true;
         if (offload.SegmentSize == 0 || Polynic.Core.Nic.Offload.FrameHeaders.TryParse(frame, out var headers) != Polynic.Core.Nic.Offload.OffloadStatus.Ok)
             return false;
+        headerLength = headers.HeaderLength;
         return headers.IsTcp && headers.IsIPv4 == (offload.GsoType == GsoType.TcpV4);
     }
 
