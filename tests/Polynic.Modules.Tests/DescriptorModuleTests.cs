@@ -153,6 +153,7 @@ public sealed class DescriptorModuleTests : IDisposable
     [InlineData("<register name=\"B\" offset=\"0x1000\"", "beyond", 7)]
     [InlineData("<register name=\"B\" offset=\"0x0\"", "already declared as A", 7)]
     [InlineData("<registers bar=\"1\"", "BAR 1, which is not declared", 5)]
+    [InlineData("<bar index=\"0\" kind=\"memory32\" size=\"0x80000000\"", "a register map covers at most", 5)]
     [InlineData("<behaviour file=\"missing.cs\"", "missing.cs does not exist", 9)]
     public void A_bad_descriptor_is_refused_with_file_line_column_and_the_problem(string replace, string expected, int line)
     {
@@ -169,7 +170,14 @@ public sealed class DescriptorModuleTests : IDisposable
             </personality>
             """;
         var key = replace[..replace.IndexOf(' ')];
-        var at = key switch { "<pci" => "<pci vendor=\"0x1234\"", "<register" => "<register name=\"B\" offset=\"0x4\"", "<registers" => "<registers bar=\"0\"", _ => "<behaviour file=\"present.cs\"" };
+        var at = key switch
+        {
+            "<pci" => "<pci vendor=\"0x1234\"",
+            "<register" => "<register name=\"B\" offset=\"0x4\"",
+            "<registers" => "<registers bar=\"0\"",
+            "<bar" => "<bar index=\"0\" kind=\"memory32\" size=\"0x1000\"",
+            _ => "<behaviour file=\"present.cs\"",
+        };
         Write("present.cs", "class Unused {}");
         var path = Write("bad.xml", text.Replace(at, replace, StringComparison.Ordinal));
 

@@ -35,6 +35,9 @@ public static class PersonalityDescriptorReader
     /// <summary>Largest descriptor read, in characters: a descriptor is a few kilobytes.</summary>
     public const int MaxCharacters = 1 << 20;
 
+    /// <summary>Largest BAR a register map may cover (the register file's limit).</summary>
+    public const long MaxRegisterBarBytes = 16L << 20;
+
     private static readonly XNamespace Ns = Namespace;
     private static readonly Lazy<XmlSchemaSet> Schema = new(LoadSchema);
 
@@ -120,9 +123,14 @@ public static class PersonalityDescriptorReader
                 errors.Add(At(path, block, $"registers for BAR {bar}, which is not declared"));
                 continue;
             }
+            if (barDefinition.Size > MaxRegisterBarBytes)
+            {
+                errors.Add(At(path, block, $"registers for BAR {bar} of 0x{barDefinition.Size:X} bytes: a register map covers at most 0x{MaxRegisterBarBytes:X} bytes"));
+                continue;
+            }
             // Declaring into a scratch register file applies the same checks the device will
             // (alignment, inside the BAR, no overlap), with the element's position on failure.
-            var check = errors.Count == 0 && barDefinition.Size <= 16u << 20 ? new RegisterFile((int)Math.Max(4, barDefinition.Size)) : null;
+            var check = errors.Count == 0 ? new RegisterFile((int)Math.Max(4, barDefinition.Size)) : null;
             foreach (var r in block.Elements(Ns + "register"))
             {
                 var spec = new RegisterSpec((uint)numbers.Get(r, "offset", 0, uint.MaxValue), (string)r.Attribute("name")!)
