@@ -29,13 +29,5 @@ internal static class PersonalityModules
     }
 
     /// <summary>The repository's modules/ folder (source and descriptor modules).</summary>
-    public static string SourceDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "modules");
-            if (File.Exists(Path.Combine(dir.FullName, "Polynic.slnx")) && Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException($"no modules/ folder beside Polynic.slnx above {AppContext.BaseDirectory}");
-    }
+    public static string SourceDirectory() => Path.Combine(Modules.PolynicProcess.RepositoryRoot(), "modules");
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Polynic.EndToEnd.Tests.Modules;
 using Polynic.Rig.Network;
 
 namespace Polynic.EndToEnd.Tests.Demo;
@@ -10,40 +10,9 @@ namespace Polynic.EndToEnd.Tests.Demo;
 [Collection(RealGuests.Name)]
 public sealed class DemoCommandTests
 {
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "polynic"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("the repository root (with ./polynic) was not found above " + AppContext.BaseDirectory);
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunDemoAsync(string cache, string captures)
-    {
-        var start = new ProcessStartInfo(Path.Combine(RepositoryRoot(), "polynic"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("demo");
-        start.ArgumentList.Add("--capture-dir");
-        start.ArgumentList.Add(captures);
-        start.Environment["POLYNIC_CACHE"] = cache;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    private static Task<(int ExitCode, string Output)> RunDemoAsync(string cache, string captures) =>
+        PolynicProcess.RunAsync(Path.Combine(PolynicProcess.RepositoryRoot(), "polynic"), ["demo", "--capture-dir", captures],
+            TimeSpan.FromMinutes(15), new Dictionary<string, string> { ["POLYNIC_CACHE"] = cache });
 
     [Fact]
     public async Task Demo_passes_from_a_cold_cache_and_again_from_a_warm_one()

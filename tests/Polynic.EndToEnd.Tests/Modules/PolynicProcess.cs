@@ -120,10 +120,13 @@ internal sealed class PolynicProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    private static async Task<(int, string)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout)
+    /// <summary>Runs <paramref name="file"/> to completion (killed after <paramref name="timeout"/>); its exit code and stdout then stderr.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

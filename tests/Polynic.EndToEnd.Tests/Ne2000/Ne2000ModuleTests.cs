@@ -20,7 +20,6 @@ namespace Polynic.EndToEnd.Tests.Ne2000;
 [Collection(RealGuests.Name)]
 public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) : IDisposable
 {
-    private const string ModulePath = "modules/ne2000/ne2000.xml";
     private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:2e:80:29");
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
     private static int s_subnet = 200;
@@ -34,15 +33,7 @@ public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) 
         catch (UnauthorizedAccessException) { }
     }
 
-    private static string SourcePath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, ModulePath);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"No {ModulePath} above {AppContext.BaseDirectory}.");
-    }
+    private static string SourcePath() => Path.Combine(PersonalityModules.SourceDirectory(), "ne2000", "ne2000.xml");
 
     private (ModuleCatalog Catalog, ModuleInfo Info) LoadModule()
     {
