@@ -32,11 +32,7 @@ public sealed class DgramPort : IPort
     private readonly int _maxFrameLength;
     private readonly string? _socketPathToRemove;
     private readonly ILogger _logger;
-    private readonly Lock _lifecycle = new();
-    private DgramReceiveLoop? _receiveLoop;
-    private volatile bool _linkUp = true;
-    private int _linkDownLogged;
-    private volatile bool _disposed;
+    private readonly ReceiveLoopLifecycle _lifecycle;
 
     private DgramPort(Socket socket, DgramPortOptions options, string? socketPathToRemove, ILogger logger)
     {
@@ -52,6 +48,7 @@ public sealed class DgramPort : IPort
         Name = IsMulticast
             ? $"dgram:mcast:{SocketAddressText.Describe(options.Remote)}"
             : $"dgram:{SocketAddressText.Describe(LocalEndPoint)}->{SocketAddressText.Describe(options.Remote)}";
+        _lifecycle = new ReceiveLoopLifecycle(this, Name);
     }
 
     /// <summary>Creates the socket, binds it (and joins the group in multicast mode); the link is up from here on.</summary>
@@ -114,14 +111,14 @@ public sealed class DgramPort : IPort
     public PortCounters Counters { get; } = new();
 
     /// <inheritdoc/>
-    public bool LinkUp => _linkUp;
+    public bool LinkUp => _lifecycle.LinkUp;
 
     /// <inheritdoc/>
     /// <remarks>Always <see cref="PortCapabilities.None"/>: datagrams carry complete frames.</remarks>
     public PortCapabilities Capabilities => PortCapabilities.None;
 
     /// <summary>Whether the receive thread runs (for tests: it must be gone after Dispose).</summary>
-    internal bool IsReceiving => _receiveLoop?.IsRunning ?? false;
+    internal bool IsReceiving => _lifecycle.IsReceiving;
 
     /// <inheritdoc/>
     /// <remarks>Starts the receive thread; frames arrive on it one at a time.</remarks>
@@ -130,14 +127,11 @@ public sealed class DgramPort : IPort
     public void Start(IPortReceiver receiver)
     {
         ArgumentNullException.ThrowIfNull(receiver);
-        lock (_lifecycle)
+        _lifecycle.Start(() =>
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_receiveLoop is not null) throw new InvalidOperationException($"{Name} is already started.");
             var guard = new ReceiverGuard(Name, receiver, Counters, _logger);
-            _receiveLoop = new DgramReceiveLoop(Name, _socket, _maxFrameLength, guard, Counters, _logger, reason => OnSocketLost(reason, guard));
-            _receiveLoop.Start();
-        }
+            return new DgramReceiveLoop(Name, _socket, _maxFrameLength, guard, Counters, _logger, reason => OnSocketLost(reason, guard));
+        });
     }
 
     /// <inheritdoc/>
@@ -150,7 +144,7 @@ public sealed class DgramPort : IPort
     /// </remarks>
     public bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
-        if (!_linkUp || offload.NeedsChecksum || offload.GsoType != GsoType.None
+        if (!_lifecycle.LinkUp || offload.NeedsChecksum || offload.GsoType != GsoType.None
             || frame.Length < EthernetHeaderLength || frame.Length > _maxFrameLength
             || !SocketCalls.TryLease(_socket, out var lease))
         {
@@ -171,15 +165,7 @@ public sealed class DgramPort : IPort
     /// <summary>Stops the receive thread, closes the socket and removes a UNIX socket file the port bound.</summary>
     public void Dispose()
     {
-        DgramReceiveLoop? loop;
-        lock (_lifecycle)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            _linkUp = false;
-            loop = _receiveLoop;
-        }
-        loop?.Stop();
+        if (!_lifecycle.Dispose()) return;
         _socket.Dispose();
         SocketAddressText.RemoveStaleSocket(_socketPathToRemove);
     }
@@ -202,8 +188,7 @@ public sealed class DgramPort : IPort
 
     private void OnSocketLost(string reason, ReceiverGuard guard)
     {
-        _linkUp = false;
-        if (Interlocked.Exchange(ref _linkDownLogged, 1) == 0) SocketLog.LinkDown(_logger, Name, reason);
-        if (!_disposed) guard.Link(false);
+        if (_lifecycle.MarkLinkDown()) SocketLog.LinkDown(_logger, Name, reason);
+        if (!_lifecycle.IsDisposed) guard.Link(false);
     }
 }

@@ -31,12 +31,8 @@ public sealed unsafe class TapPort : IPort
 
     private readonly FileDescriptor _tap;
     private readonly ILogger _logger;
-    private readonly Lock _lifecycle = new();
-    private TapReceiveLoop? _receiveLoop;
+    private readonly ReceiveLoopLifecycle _lifecycle;
     private IPortReceiver? _receiver;
-    private volatile bool _linkUp = true;
-    private int _linkDownLogged;
-    private volatile bool _disposed;
 
     private TapPort(TapDevice.Opened opened, bool vnetHeader, ILogger logger)
     {
@@ -45,6 +41,7 @@ public sealed unsafe class TapPort : IPort
         CreatedInterface = opened.CreatedInterface;
         VnetHeader = vnetHeader;
         _logger = logger;
+        _lifecycle = new ReceiveLoopLifecycle(this, Name);
         Capabilities = vnetHeader ? PortCapabilities.Checksum | PortCapabilities.Segmentation : PortCapabilities.None;
     }
 
@@ -86,7 +83,7 @@ public sealed unsafe class TapPort : IPort
     public PortCounters Counters { get; } = new();
 
     /// <inheritdoc/>
-    public bool LinkUp => _linkUp;
+    public bool LinkUp => _lifecycle.LinkUp;
 
     /// <inheritdoc/>
     /// <remarks>Checksum and Segmentation with the virtio-net header, None without.</remarks>
@@ -99,7 +96,7 @@ public sealed unsafe class TapPort : IPort
     public PortCapabilities ReceiveOffloads { get; private set; }
 
     /// <summary>Whether the receive thread runs (for tests: it must be gone after Dispose).</summary>
-    internal bool IsReceiving => _receiveLoop?.IsRunning ?? false;
+    internal bool IsReceiving => _lifecycle.IsReceiving;
 
     /// <inheritdoc/>
     /// <remarks>
@@ -111,15 +108,12 @@ public sealed unsafe class TapPort : IPort
     public void Start(IPortReceiver receiver)
     {
         ArgumentNullException.ThrowIfNull(receiver);
-        lock (_lifecycle)
+        _lifecycle.Start(() =>
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_receiveLoop is not null) throw new InvalidOperationException($"{Name} is already started.");
             _receiver = receiver;
             ReceiveOffloads = VnetHeader ? NegotiateReceiveOffloads(receiver.ReceiveCapabilities) : PortCapabilities.None;
-            _receiveLoop = new TapReceiveLoop(Name, _tap, VnetHeader, ReceiveOffloads, receiver, Counters, _logger, OnInterfaceLost);
-            _receiveLoop.Start();
-        }
+            return new TapReceiveLoop(Name, _tap, VnetHeader, ReceiveOffloads, receiver, Counters, _logger, OnInterfaceLost);
+        });
     }
 
     /// <inheritdoc/>
@@ -132,7 +126,7 @@ public sealed unsafe class TapPort : IPort
     /// </remarks>
     public bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
-        if (!_linkUp || frame.Length < EthernetHeaderLength || !Accepts(offload) || !_tap.TryLease(out var tap))
+        if (!_lifecycle.LinkUp || frame.Length < EthernetHeaderLength || !Accepts(offload) || !_tap.TryLease(out var tap))
         {
             Counters.CountSendFailure();
             return false;
@@ -175,15 +169,7 @@ public sealed unsafe class TapPort : IPort
     /// <summary>Stops the receive thread, closes the tap and with it removes an interface the port created.</summary>
     public void Dispose()
     {
-        TapReceiveLoop? loop;
-        lock (_lifecycle)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            _linkUp = false;
-            loop = _receiveLoop;
-        }
-        loop?.Stop();
+        if (!_lifecycle.Dispose()) return;
         // Closing the last descriptor of a non-persistent tap unregisters the interface (tun_detach).
         _tap.Dispose();
     }
@@ -218,7 +204,7 @@ public sealed unsafe class TapPort : IPort
     private void OnInterfaceLost(string reason)
     {
         MarkLinkDown(reason);
-        if (_disposed || _receiver is not { } receiver) return;
+        if (_lifecycle.IsDisposed || _receiver is not { } receiver) return;
         try
         {
             receiver.LinkChanged(false);
@@ -231,7 +217,6 @@ public sealed unsafe class TapPort : IPort
 
     private void MarkLinkDown(string reason)
     {
-        _linkUp = false;
-        if (Interlocked.Exchange(ref _linkDownLogged, 1) == 0) TapLog.LinkDown(_logger, Name, reason);
+        if (_lifecycle.MarkLinkDown()) TapLog.LinkDown(_logger, Name, reason);
     }
 }
