@@ -147,7 +147,6 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
     /// <summary>The assembly image of a compiled or source file (compiling the latter), or the reason there is none.</summary>
     private (byte[]? Image, ModuleInfo Report) ReadImage(string file, ModuleKind kind, ModuleInfo report)
     {
-        if (!File.Exists(file)) return (null, report with { Reason = $"{file}: no such file" });
         if (kind == ModuleKind.Source)
         {
             SourceCompilation compiled;

@@ -61,4 +61,7 @@ public static class ControlJson
 
     /// <summary>Longest request line the server reads (bytes); a longer one is refused and the connection closed.</summary>
     public const int MaxRequestBytes = 64 * 1024;
+
+    /// <summary>What ends every request and response.</summary>
+    internal static readonly ReadOnlyMemory<byte> LineEnd = "\n"u8.ToArray();
 }

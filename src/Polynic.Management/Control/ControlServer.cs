@@ -156,7 +156,7 @@ public sealed class ControlServer : IAsyncDisposable
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ControlJson.Options);
         await stream.WriteAsync(bytes);
-        await stream.WriteAsync("\n"u8.ToArray());
+        await stream.WriteAsync(ControlJson.LineEnd);
         await stream.FlushAsync();
     }
 
@@ -204,7 +204,7 @@ public static class ControlClient
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(request, ControlJson.Options);
         await stream.WriteAsync(bytes, cancellationToken);
-        await stream.WriteAsync("\n"u8.ToArray(), cancellationToken);
+        await stream.WriteAsync(ControlJson.LineEnd, cancellationToken);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var line = await reader.ReadLineAsync(cancellationToken)
             ?? throw new IOException($"the server on {socketPath} closed the connection without answering");

@@ -24,16 +24,16 @@ public sealed class ManagementService(ServerHost host)
             switch (request.Command)
             {
                 case ControlCommands.ModulesList:
-                    return Ok(host.Modules.List().Select(Describe));
+                    return Ok(host.Modules.List());
                 case ControlCommands.ModulesLoad:
                 {
                     var info = host.Modules.Load(RequirePath(request));
-                    return info.State == ModuleState.Loaded ? Ok(Describe(info)) : Refused(info);
+                    return info.State == ModuleState.Loaded ? Ok(info) : Refused(info);
                 }
                 case ControlCommands.ModulesValidate:
                 {
                     var info = host.Modules.Validate(RequirePath(request));
-                    return info.State == ModuleState.Valid ? Ok(Describe(info)) : Refused(info);
+                    return info.State == ModuleState.Valid ? Ok(info) : Refused(info);
                 }
                 case ControlCommands.ModulesUnload:
                     await host.UnloadModuleAsync(Require(request.Name, "name"));
@@ -84,19 +84,12 @@ public sealed class ManagementService(ServerHost host)
     private static string Require(string? value, string field) =>
         string.IsNullOrEmpty(value) ? throw new ArgumentException($"the request needs a '{field}'") : value;
 
-    private static ModuleStatus Describe(ModuleInfo info) =>
-        new(info.Name, info.Kind, info.File, info.SdkVersion, info.State, info.Reason, info.Personalities, info.Diagnostics.Select(d => d.ToString()).ToArray());
-
     private static ControlResponse Refused(ModuleInfo info) =>
         new(false, string.Join(Environment.NewLine, new[] { info.Reason ?? info.State.ToString() }.Concat(info.Diagnostics.Select(d => d.ToString()))),
-            JsonSerializer.SerializeToNode(Describe(info), ControlJson.Options));
+            JsonSerializer.SerializeToNode(info, ControlJson.Options));
 
     private static ControlResponse Ok<T>(T result) => new(true, null, JsonSerializer.SerializeToNode(result, ControlJson.Options));
 }
-
-/// <summary>A module as the control protocol reports it.</summary>
-public sealed record ModuleStatus(string Name, ModuleKind Kind, string File, string? SdkVersion, ModuleState State, string? Reason,
-    IReadOnlyList<string> Personalities, IReadOnlyList<string> Diagnostics);
 
 /// <summary>A NIC as the control protocol reports it.</summary>
 public sealed record NicStatus(string Name, string Personality, string? Module, string? Socket, string? Port, string State, string? Reason, bool Connected);
