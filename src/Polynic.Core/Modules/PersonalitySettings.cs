@@ -71,13 +71,28 @@ public sealed class PersonalitySettings
     {
         var text = GetOption(name);
         if (string.IsNullOrEmpty(text)) return defaultValue;
-        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-        bool parsed = hex
-            ? long.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
-            : long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-        if (!parsed || value < minimum || value > maximum)
+        if (!TryParseInteger(text, out var value) || value < minimum || value > maximum)
             throw new ArgumentException($"option {name}='{text}' is not an integer in {minimum}..{maximum} (decimal or 0x hexadecimal)");
         return value;
+    }
+
+    /// <summary>
+    /// Parses an integer as Polynic's configuration and descriptor files write them: decimal
+    /// (optionally negative) or <c>0x</c> hexadecimal up to <see cref="long.MaxValue"/> (so a hex
+    /// value never wraps to a negative one).
+    /// </summary>
+    /// <param name="text">The text, without surrounding blanks.</param>
+    /// <param name="value">The value, or 0 when the text is not an integer.</param>
+    /// <returns>Whether <paramref name="text"/> is an integer.</returns>
+    public static bool TryParseInteger(string? text, out long value)
+    {
+        value = 0;
+        if (string.IsNullOrEmpty(text)) return false;
+        if (!text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+        if (!ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex) || hex > long.MaxValue) return false;
+        value = (long)hex;
+        return true;
     }
 
     /// <summary>Names of the given options that are not in <paramref name="known"/>, for a factory to refuse typos.</summary>

@@ -221,13 +221,10 @@ public static class PersonalityDescriptorReader
             var a = element.Attribute(attribute);
             if (a is null) return fallback;
             var text = a.Value;
-            bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-            bool ok = hex
-                ? ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var u) && u <= long.MaxValue
-                : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out u) && u <= long.MaxValue;
-            if (ok && (long)u >= minimum && (long)u <= maximum) return (long)u;
+            bool ok = PersonalitySettings.TryParseInteger(text, out long value);
+            if (ok && value >= minimum && value <= maximum) return value;
             errors.Add(At(path, a, $"{attribute}=\"{text}\" is out of range: {Format(minimum)}..{Format(maximum)}"));
-            return Math.Clamp(ok && u <= long.MaxValue ? (long)u : minimum, minimum, maximum);
+            return Math.Clamp(value, minimum, maximum);
         }
 
         private static string Format(long value) => value > 0xFFFF ? $"0x{value:X}" : value.ToString(CultureInfo.InvariantCulture);
