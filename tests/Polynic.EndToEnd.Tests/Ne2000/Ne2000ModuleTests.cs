@@ -137,24 +137,8 @@ public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) 
         var ping = await guest.RunCheckedAsync($"/usr/bin/ping -c 100 -i 0.02 -W 2 {peerAddress}", TimeSpan.FromMinutes(2));
         PingOutput.AssertAllAnswered(ping, 100);
         output.WriteLine(ping.Trim().Split('\n')[^2..].Aggregate((a, b) => a + "\n" + b));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-
-        // Host -> guest: busybox httpd in the namespace serves a random file; the guest fetches it.
-        await peer.RunToolAsync($"dd if=/dev/urandom of={peer.ScratchInRoot}/blob bs=1M count=4 2>/dev/null");
-        var hostSum = Sha(await peer.RunToolAsync($"sha256sum {peer.ScratchInRoot}/blob"));
-        peer.StartTool($"busybox httpd -f -p 8080 -h {peer.ScratchInRoot}");
-        await Task.Delay(300);
-        var guestSum = Sha(await guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{peerAddress}:8080/blob && sha256sum /tmp/blob", Long));
-        Assert.Equal(hostSum, guestSum);
-        output.WriteLine($"4 MiB host->guest in {clock.Elapsed.TotalSeconds:F1} s");
-        clock.Restart();
-
-        // Guest -> host: the guest serves its own random file; the namespace fetches it.
-        await guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=4 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
-        var sent = Sha(await guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
-        var received = Sha(await peer.RunToolAsync($"busybox wget -q -O - http://{guestAddress}:8081/out | sha256sum", Long));
-        Assert.Equal(sent, received);
-        output.WriteLine($"4 MiB guest->host (with generating it) in {clock.Elapsed.TotalSeconds:F1} s");
+        var copy = await FileTransfer.AssertBothWaysAsync(guest, peer, peerAddress, guestAddress, 4, timeout: Long);
+        output.WriteLine($"4 MiB host->guest in {copy.HostToGuest.TotalSeconds:F1} s, guest->host in {copy.GuestToHost.TotalSeconds:F1} s");
 
         // The driver saw nothing it complains about: no remote DMA timeouts, bogus ring headers or register mismaps.
         var dmesg = await guest.RunCheckedAsync("dmesg | grep -i -E 'eth0|ne2k|8390' || true", TimeSpan.FromSeconds(10));
@@ -167,6 +151,4 @@ public sealed class Ne2000ModuleTests(RigFixture rig, ITestOutputHelper output) 
         output.WriteLine(string.Join(", ", ((NicDevice)device).Counters.Snapshot().Where(c => c.Value != 0)));
         Assert.Null(served.Function.FailureReason);
     }
-
-    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
 }

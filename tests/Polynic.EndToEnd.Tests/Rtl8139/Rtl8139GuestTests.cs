@@ -63,34 +63,19 @@ public sealed partial class Rtl8139GuestTests(RigFixture rig, ITestOutputHelper 
         Assert.Contains("Duplex: Full", ethtool);
 
         var ping = await r.Guest.RunCheckedAsync($"ping -c 100 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(2));
-        AssertAllAnswered(ping, 100);
+        PingOutput.AssertAllAnswered(ping, 100);
 
-        // Host -> guest: busybox httpd in the namespace serves a random file; the guest fetches it.
-        await r.Peer.RunToolAsync($"dd if=/dev/urandom of={r.Peer.ScratchInRoot}/blob bs=1M count=16 2>/dev/null");
-        var hostSum = Sha(await r.Peer.RunToolAsync($"sha256sum {r.Peer.ScratchInRoot}/blob"));
-        r.Peer.StartTool($"busybox httpd -f -p 8080 -h {r.Peer.ScratchInRoot}");
-        await Task.Delay(300);
-        var clock = Stopwatch.StartNew();
-        var guestSum = Sha(await r.Guest.RunCheckedAsync($"wget -q -O /tmp/blob http://{r.PeerAddress}:8080/blob && sha256sum /tmp/blob", Long));
-        Assert.Equal(hostSum, guestSum);
-        output.WriteLine($"{driver}: 16 MiB host -> guest in {clock.Elapsed.TotalSeconds:0.0} s");
-
-        // Guest -> host: the guest serves its own random file; the namespace fetches it.
-        await r.Guest.RunCheckedAsync("rm /tmp/blob; mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/out bs=1M count=16 2>/dev/null && httpd -p 8081 -h /tmp/www", Long);
-        var sent = Sha(await r.Guest.RunCheckedAsync("sha256sum /tmp/www/out", Long));
-        clock.Restart();
-        var received = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
-        Assert.Equal(sent, received);
-        output.WriteLine($"{driver}: 16 MiB guest -> host in {clock.Elapsed.TotalSeconds:0.0} s");
+        var copy = await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, 16, timeout: Long);
+        output.WriteLine($"{driver}: 16 MiB host -> guest in {copy.HostToGuest.TotalSeconds:0.0} s, guest -> host in {copy.GuestToHost.TotalSeconds:0.0} s");
 
         if (driver == "8139cp")
         {
             // 8139cp hands TCP to the chip as LargeSend descriptors when TSO is on (it is by default here; made sure of).
             await r.Guest.RunCheckedAsync("ethtool -K eth0 tso on", TimeSpan.FromSeconds(10));
             long segmentsBefore = r.Device.Counters.TxSegments;
-            clock.Restart();
-            var again = Sha(await r.Peer.RunToolAsync($"busybox wget -q -O - http://{r.GuestAddress}:8081/out | sha256sum", Long));
-            Assert.Equal(sent, again);
+            var clock = Stopwatch.StartNew();
+            var again = FileTransfer.Sha256Of(await r.Peer.RunToolAsync($"busybox wget -q -O - {copy.GuestFileUrl} | sha256sum", Long));
+            Assert.Equal(copy.GuestFileSha256, again);
             output.WriteLine($"{driver}: 16 MiB guest -> host with TSO in {clock.Elapsed.TotalSeconds:0.0} s, {r.Device.Counters.TxSegments - segmentsBefore} large sends");
             Assert.True(r.Device.Counters.TxSegments > segmentsBefore, "no large send reached the device");
         }
@@ -102,16 +87,4 @@ public sealed partial class Rtl8139GuestTests(RigFixture rig, ITestOutputHelper 
         Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
         Assert.Null(r.Served.Function.FailureReason);
     }
-
-    private static void AssertAllAnswered(string output, int count)
-    {
-        var m = PingSummary().Match(output);
-        Assert.True(m.Success, "no ping summary in:\n" + output);
-        Assert.Equal((count, count), (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)));
-    }
-
-    private static string Sha(string output) => output.Trim().Split(' ', 2)[0];
-
-    [GeneratedRegex(@"(\d+) packets transmitted, (\d+) (?:packets )?received")]
-    private static partial Regex PingSummary();
 }
