@@ -223,24 +223,28 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     internal bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
 
     /// <summary>
-    /// Interrupts for <paramref name="queue"/>'s used buffers <paramref name="microseconds"/> from now,
-    /// if the driver still wants one then (on the worker; at once when there is no worker).
+    /// Asks the worker to look at transmit queue <paramref name="queue"/> again in
+    /// <paramref name="microseconds"/> (<see cref="TransmitPath.Poll"/>). False when there is no
+    /// worker: the caller re-arms notifications and decides on the interrupt itself.
     /// </summary>
-    internal void NotifyUsedLater(SplitVirtqueue queue, int microseconds)
+    internal bool PollLater(SplitVirtqueue queue, int microseconds)
     {
-        if (_worker is { } worker) worker.Defer(queue.Index, microseconds);
-        else Transport.NotifyUsed(queue);
+        if (_worker is not { } worker) return false;
+        worker.Defer(queue.Index, microseconds);
+        return true;
     }
 
     /// <summary>Frames wait for buffers on pair <paramref name="pair"/>: the worker retries delivery after <paramref name="microseconds"/>, whether or not the driver notifies.</summary>
     internal void RetryReceiveLater(int pair, int microseconds) => _worker?.Defer(2 * pair, microseconds);
 
-    /// <summary>Deferred work on the worker: a receive queue retries waiting frames, a transmit queue decides on its interrupt.</summary>
+    /// <summary>Deferred work on the worker: a receive queue retries waiting frames, a transmit queue is polled.</summary>
     private void NotifyDeferred(int queue)
     {
         if (HasFailed || !Transport.CanProcess(queue)) return;
-        if ((queue & 1) == 0 && queue != ControlQueueIndex) DeliverWaiting(queue / 2);
-        else Transport.NotifyUsed(Transport.Queues[queue]);
+        // The control queue answers at once and defers nothing.
+        if (queue == ControlQueueIndex) return;
+        if ((queue & 1) == 0) DeliverWaiting(queue / 2);
+        else _transmit.Poll(queue / 2);
     }
 
     /// <summary>Receive buffers may be there for pair <paramref name="pair"/>: delivers waiting frames and wakes a port thread held back for room.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Polynic.Core.Nic;
+using Polynic.Core.Tests.Virtio;
 using Polynic.Core.Virtio;
 using Polynic.Personalities.E1000.Tests.Support;
 using Polynic.Personalities.VirtioNet.Tests.Support;
@@ -176,6 +177,78 @@ public class VirtioNetQueueWorkerTests
         Notify(r, 1);
         Assert.True(SpinWait.SpinUntil(() => r.Tx().UsedIndex == 3, TimeSpan.FromSeconds(1)), "the third frame waited for the second one's delay");
         Assert.DoesNotContain(r.Interrupts.Events, e => e.Vector == 2);
+    }
+
+    /// <summary>Linux's kick rule with EVENT_IDX (vring_need_event, virtio 1.2, 2.7.10): after adding buffers old..new-1, kick iff avail_event is among them.</summary>
+    private static bool DriverWouldKick(GuestRing ring, ushort old, ushort added) =>
+        (ushort)(old + added - ring.AvailEvent - 1) < added;
+
+    [Fact]
+    public void While_the_driver_keeps_adding_transmit_buffers_the_device_polls_them_without_asking_for_kicks()
+    {
+        using var r = new VirtioNetRig();
+        r.Start(WithEventIndex);
+        // Long enough that the test adds each next buffer before the device's next look.
+        r.Nic.Transmitter.CompletionDelayMicroseconds = 250_000;
+        Queue(r, VirtioNetRig.Buffers);
+        Notify(r, 1);
+        Assert.True(SpinWait.SpinUntil(() => r.Tx().UsedIndex == 1, TimeSpan.FromSeconds(10)), "the kicked frame was not sent");
+        // The worker will look again: until it finds the ring empty, avail_event stays where it
+        // was, and the driver's next buffers need no kick.
+        for (ushort i = 1; i < 4; i++)
+        {
+            Queue(r, VirtioNetRig.Buffers + i * 0x1000UL);
+            Assert.False(DriverWouldKick(r.Tx(), i, 1), $"the driver was asked to kick for frame {i + 1} while the device polls");
+            ushort expected = (ushort)(i + 1);
+            Assert.True(SpinWait.SpinUntil(() => r.Tx().UsedIndex == expected, TimeSpan.FromSeconds(10)), $"frame {i + 1} was not picked up without a kick");
+        }
+        Assert.Equal(4, r.Wire.Frames.Count);
+        Assert.Equal(1, r.Nic.Transport.Queues[1].Notifications);
+        // A look that finds the ring empty re-arms notifications and ends the polling: the next buffer needs a kick again.
+        Assert.True(r.Nic.WaitForQueues(TimeSpan.FromSeconds(10)), "the device kept polling an empty ring");
+        Queue(r, VirtioNetRig.Buffers + 0x8000);
+        Assert.True(DriverWouldKick(r.Tx(), 4, 1), $"avail_event {r.Tx().AvailEvent} after the ring went quiet");
+        r.Kick(1);
+        Assert.Equal(5, r.Wire.Frames.Count);
+    }
+
+    [Fact]
+    public void A_driver_that_never_stops_adding_transmit_buffers_costs_one_bounded_look_per_period()
+    {
+        using var r = new VirtioNetRig();
+        r.Start(WithEventIndex);
+        r.Nic.Transmitter.CompletionDelayMicroseconds = 2_000;
+        // A hostile driver: the available index always runs a full ring ahead of what the device used.
+        using var stop = new CancellationTokenSource();
+        var ring = r.Tx();
+        var frame = Frames.Raw(VirtioNetRig.Peer, 100);
+        new byte[12].CopyTo(r.Ram(VirtioNetRig.Buffers, 12));
+        frame.CopyTo(r.Ram(VirtioNetRig.Buffers + 12, frame.Length));
+        for (ushort d = 0; d < VirtioNetRig.RingSize; d++) ring.SetDescriptor(d, VirtioNetRig.Buffers, 112, 0, 0);
+        for (ushort slot = 0; slot < VirtioNetRig.RingSize; slot++) ring.Publish(slot);
+        var flooding = Stopwatch.StartNew();
+        Notify(r, 1);
+        var flood = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                ring.SetAvailIndex((ushort)(ring.UsedIndex + VirtioNetRig.RingSize));
+                Thread.Yield();
+            }
+        });
+        flood.Start();
+        Thread.Sleep(300);
+        // The device lock is free between looks: a register read (which takes it) answers promptly.
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++) r.Read(0x14, 1);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"20 register reads took {clock.ElapsedMilliseconds} ms");
+        stop.Cancel();
+        flood.Join();
+        Assert.True(r.Nic.WaitForQueues(TimeSpan.FromSeconds(10)), "the device kept polling after the driver stopped");
+        // At most a ring's worth per look: the kicked one, then one look per 2 ms period, and a
+        // last one that finds the ring empty.
+        long looks = 2 + flooding.ElapsedMilliseconds / 2;
+        Assert.InRange(r.Wire.Frames.Count, 2 * VirtioNetRig.RingSize, VirtioNetRig.RingSize * looks);
     }
 
     [Fact]
