@@ -90,21 +90,23 @@ internal sealed class TransmitPath(VirtioNetDevice device)
     }
 
     /// <summary>
-    /// How long a transmit completion waits before the device decides whether to interrupt. Linux's
+    /// How long a transmit completion waits before the device decides whether to interrupt, and
+    /// the period of the worker's looks at a busy transmit queue (<see cref="Poll"/>). Linux's
     /// virtio_net reclaims finished transmit buffers itself on every transmit (free_old_xmit in
     /// start_xmit) and then moves used_event past them, so while the guest keeps sending, the
     /// interrupt it asked for is usually no longer wanted when the delay ends (the decision reads
     /// used_event then, virtio 1.2, 2.7.10, which leaves the timing to the device). When the guest
     /// stops sending, its last buffers come back at most this much later. A guest→host iperf3
     /// took 40% fewer transmit interrupts and ran about 19% faster (docs/benchmarks.md); 300 µs
-    /// saved more interrupts but slowed the guest's own ACK stream in the other direction.
+    /// saved more interrupts but slowed the guest's own ACK stream in the other direction. A frame
+    /// the driver adds while the device polls waits at most this long for a look.
     /// </summary>
     public const int DefaultCompletionDelayMicroseconds = 100;
 
-    /// <summary>The delay in effect (tests lengthen it to observe both outcomes).</summary>
+    /// <summary>The delay and polling period in effect (tests lengthen it to observe both outcomes).</summary>
     public int CompletionDelayMicroseconds { get; set; } = DefaultCompletionDelayMicroseconds;
 
-    /// <summary>Drain rounds per notification: a guest that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
+    /// <summary>Drain rounds per notification without a worker: a guest that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
     private const int MaxRounds = 4096;
 
     private void Send(in DescriptorChain chain)
