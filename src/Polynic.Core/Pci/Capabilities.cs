@@ -42,4 +42,24 @@ public sealed record VendorCapability(byte[] Body)
 {
     /// <summary>Bytes the capability occupies in configuration space (ID, next pointer and body).</summary>
     public int Length => 2 + Body.Length;
+
+    /// <summary>Bits of the body the driver may write, byte for byte (null: all read-only). Core-internal: virtio's PCI_CFG window.</summary>
+    internal byte[]? Writable { get; init; }
+
+    /// <summary>Makes the capability a window onto the function's BARs (null: a plain capability).</summary>
+    internal BarWindow? Window { get; init; }
+}
+
+/// <summary>
+/// A window in a vendor-specific capability through which configuration accesses reach a BAR,
+/// as virtio's VIRTIO_PCI_CAP_PCI_CFG capability (virtio 1.2, 4.1.4.9): the driver writes a BAR
+/// number, an offset and a length (1, 2 or 4) into the capability; reading the 4-byte data field
+/// then reads that many bytes of the BAR at that offset into it, and writing the data field writes
+/// its first length bytes there. It is how firmware that cannot map a BAR (iPXE, for a BAR above
+/// 4 GiB) reaches the device's registers. Field positions count from the capability's first byte.
+/// </summary>
+internal sealed record BarWindow(int BarField, int OffsetField, int LengthField, int DataField)
+{
+    /// <summary>Bytes of the data field.</summary>
+    public const int DataLength = 4;
 }

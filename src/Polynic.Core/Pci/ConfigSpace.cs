@@ -49,6 +49,9 @@ internal sealed class ConfigSpace
         }
     }
 
+    /// <summary>Stores bytes on the device side (a value the device supplies), ignoring masks.</summary>
+    public void Store(int offset, ReadOnlySpan<byte> bytes) => bytes.CopyTo(_value.AsSpan(offset));
+
     /// <summary>Sets or clears bits on the device side (status bits the hardware drives), ignoring masks.</summary>
     public void SetBits16(int offset, ushort bits, bool on)
     {

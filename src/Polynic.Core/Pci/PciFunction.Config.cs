@@ -13,6 +13,7 @@ public sealed partial class PciFunction
         if (offset < 0 || data.Length > ConfigSpaceSize || offset > ConfigSpaceSize - data.Length) return false;
         lock (_gate)
         {
+            ReadThroughWindows(offset, data.Length);
             _config.SetBits16(Status, StatusInterrupt, Interrupts.IntxStatus);
             _config.Read(offset, data);
             if (_layout.MsiPending is { } pending) OverlayDword(offset, data, pending, Interrupts.MsiPendingBits);
@@ -31,9 +32,56 @@ public sealed partial class PciFunction
         {
             _config.Write(offset, data);
             ApplyConfig();
+            WriteThroughWindows(offset, data.Length);
         }
         return true;
     }
+
+    /// <summary>A read that touches a BAR window's data field first fetches the BAR bytes into it (virtio 1.2, 4.1.4.9).</summary>
+    private void ReadThroughWindows(int offset, int length)
+    {
+        Span<byte> bytes = stackalloc byte[BarWindow.DataLength];
+        for (int i = 0; i < _layout.Vendor.Count; i++)
+        {
+            if (Definition.VendorCapabilities[i].Window is not { } window) continue;
+            int at = _layout.Vendor[i];
+            if (!Overlaps(offset, length, at + window.DataField, BarWindow.DataLength)
+                || !TryWindowTarget(at, window, out int bar, out ulong barOffset, out int size)) continue;
+            bytes.Clear();
+            if (ReadBar(bar, barOffset, bytes[..size])) _config.Store(at + window.DataField, bytes);
+        }
+    }
+
+    /// <summary>A write that touches a BAR window's data field passes its first length bytes on to the BAR.</summary>
+    private void WriteThroughWindows(int offset, int length)
+    {
+        Span<byte> bytes = stackalloc byte[BarWindow.DataLength];
+        for (int i = 0; i < _layout.Vendor.Count; i++)
+        {
+            if (Definition.VendorCapabilities[i].Window is not { } window) continue;
+            int at = _layout.Vendor[i];
+            if (!Overlaps(offset, length, at + window.DataField, BarWindow.DataLength)
+                || !TryWindowTarget(at, window, out int bar, out ulong barOffset, out int size)) continue;
+            _config.Read(at + window.DataField, bytes);
+            WriteBar(bar, barOffset, bytes[..size]);
+        }
+    }
+
+    /// <summary>
+    /// The access the driver set up in a window: a length of 1, 2 or 4 at an offset aligned to it
+    /// (the driver's duty, 4.1.4.9.1), inside an implemented BAR. Anything else is ignored: the
+    /// values are the guest's and untrusted.
+    /// </summary>
+    private bool TryWindowTarget(int at, BarWindow window, out int bar, out ulong offset, out int length)
+    {
+        bar = _config.Bytes[at + window.BarField];
+        offset = _config.U32(at + window.OffsetField);
+        uint requested = _config.U32(at + window.LengthField);
+        length = requested is 1 or 2 or 4 ? (int)requested : 0;
+        return length != 0 && offset % (ulong)length == 0 && InBar(bar, offset, length);
+    }
+
+    private static bool Overlaps(int offset, int length, int start, int size) => offset < start + size && start < offset + length;
 
     /// <summary>Pushes the interrupt- and DMA-relevant parts of configuration space to the router and DMA gate.</summary>
     private void ApplyConfig()
@@ -159,8 +207,9 @@ public sealed partial class PciFunction
         {
             int at = _layout.Vendor[i];
             _config.Define(at, 1, CapabilityIdVendor);
-            var body = Definition.VendorCapabilities[i].Body;
-            for (int b = 0; b < body.Length; b++) _config.Define(at + 2 + b, 1, body[b]);
+            var capability = Definition.VendorCapabilities[i];
+            var body = capability.Body;
+            for (int b = 0; b < body.Length; b++) _config.Define(at + 2 + b, 1, body[b], writable: capability.Writable?[b] ?? 0);
         }
     }
 

@@ -59,6 +59,11 @@ public sealed record PciFunctionDefinition
         {
             if (vendor.Body.Length is < 1 or > 252)
                 throw new ArgumentException($"A vendor-specific capability body of {vendor.Body.Length} bytes must be 1..252.");
+            if (vendor.Writable is { } writable && writable.Length != vendor.Body.Length)
+                throw new ArgumentException("A vendor-specific capability's writable mask must be as long as its body.");
+            if (vendor.Window is { } w && (w.BarField < 2 || w.OffsetField < 2 || w.LengthField < 2 || w.DataField < 2
+                || Math.Max(Math.Max(w.BarField + 1, w.OffsetField + 4), Math.Max(w.LengthField + 4, w.DataField + BarWindow.DataLength)) > vendor.Length))
+                throw new ArgumentException("A BAR window's fields must lie in the capability's body.");
         }
         var layout = new CapabilityLayout(this);
         if (layout.End > PciFunction.ConfigSpaceSize)

@@ -6,8 +6,8 @@ namespace Polynic.Core.Virtio;
 /// <summary>
 /// Where the virtio 1.x PCI transport puts its structures (virtio 1.2, 4.1.4): one 32-bit memory
 /// BAR 0 with common configuration, ISR, device configuration and notifications at 4 KiB apart,
-/// each announced by a vendor-specific capability; the MSI-X table and PBA in memory BAR 1 (served
-/// by the PCI core).
+/// each announced by a vendor-specific capability, plus the configuration-space access window
+/// (VIRTIO_PCI_CAP_PCI_CFG); the MSI-X table and PBA in memory BAR 1 (served by the PCI core).
 /// </summary>
 public static class VirtioPciLayout
 {
@@ -33,7 +33,7 @@ public static class VirtioPciLayout
     /// <summary>Bytes between the notification addresses of consecutive queues: the notify capability's notify_off_multiplier (virtio 1.2, 4.1.4.4).</summary>
     public const uint NotifyMultiplier = 4;
 
-    private const byte CfgCommon = 1, CfgNotify = 2, CfgIsr = 3, CfgDevice = 4;
+    private const byte CfgCommon = 1, CfgNotify = 2, CfgIsr = 3, CfgDevice = 4, CfgPci = 5;
 
     /// <summary>
     /// The PCI function of a modern virtio device of type <paramref name="deviceType"/> (PCI device
@@ -56,6 +56,7 @@ public static class VirtioPciLayout
             Capability(CfgIsr, IsrOffset, 4),
         };
         if (configSize > 0) caps.Add(Capability(CfgDevice, DeviceOffset, (uint)configSize));
+        caps.Add(PciConfigurationAccess());
         return new PciFunctionDefinition
         {
             Identity = new PciIdentity(VendorId: 0x1AF4, DeviceId: (ushort)(0x1040 + deviceType), ClassCode: classCode,
@@ -67,6 +68,28 @@ public static class VirtioPciLayout
             ],
             Msix = new MsixCapability(msixVectors, MsixBar, 0, MsixBar, msixBarSize / 2),
             VendorCapabilities = caps,
+        };
+    }
+
+    /// <summary>
+    /// struct virtio_pci_cfg_cap (4.1.4.9), which the device MUST present: an access window onto
+    /// the BARs through configuration space (bar, offset and length written by the driver, then
+    /// pci_cfg_data read or written). iPXE refuses a modern virtio device without it, and uses it
+    /// when it cannot map the BAR.
+    /// </summary>
+    private static VendorCapability PciConfigurationAccess()
+    {
+        // cap_len, cfg_type, bar, id, padding[2], offset, length, pci_cfg_data (from offset 2 of the capability).
+        var body = new byte[18];
+        body[0] = (byte)(body.Length + 2);
+        body[1] = CfgPci;
+        var writable = new byte[body.Length];
+        writable[2] = 0xFF;                        // bar
+        writable.AsSpan(6, 12).Fill(0xFF);         // offset, length, pci_cfg_data
+        return new VendorCapability(body)
+        {
+            Writable = writable,
+            Window = new BarWindow(BarField: 4, OffsetField: 8, LengthField: 12, DataField: 16),
         };
     }
 
