@@ -26,6 +26,30 @@ public sealed class QemuLaunchTests
     }
 
     [Fact]
+    public void A_network_boot_gives_the_first_device_the_option_rom_and_boots_no_kernel()
+    {
+        var arguments = QemuCommandLine.QemuArguments(Image, new GuestOptions
+        {
+            VfioUserSockets = ["/tmp/nic0.sock", "/tmp/nic1.sock"],
+            NetworkBootRom = "/usr/share/qemu/pxe-e1000.rom",
+        }, null).ToList();
+
+        Assert.DoesNotContain("-kernel", arguments);
+        Assert.DoesNotContain("-initrd", arguments);
+        Assert.Contains("-nographic", arguments);
+        var devices = arguments.Select((a, i) => (a, i)).Where(x => x.a == "-device")
+            .Select(x => JsonDocument.Parse(arguments[x.i + 1]).RootElement).ToList();
+        Assert.Equal("/usr/share/qemu/pxe-e1000.rom", devices[0].GetProperty("romfile").GetString());
+        Assert.Equal(1, devices[0].GetProperty("bootindex").GetInt32());
+        Assert.False(devices[1].TryGetProperty("romfile", out _));
+        // Without it, the rig's kernel boots and no device has a ROM file.
+        var normal = QemuCommandLine.QemuArguments(Image, new GuestOptions { VfioUserSockets = ["/tmp/nic0.sock"] }, null).ToList();
+        Assert.Contains("-kernel", normal);
+        Assert.DoesNotContain("-nographic", normal);
+        Assert.DoesNotContain("romfile", normal[normal.IndexOf("-device") + 1]);
+    }
+
+    [Fact]
     public void Sockets_outside_tmp_and_run_are_bind_mounted_at_the_same_path()
     {
         var arguments = QemuCommandLine.LauncherArguments(Image, new GuestOptions { VfioUserSockets = ["/var/lib/polynic/nic.sock"] }, null);

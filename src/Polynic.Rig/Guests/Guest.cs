@@ -93,6 +93,40 @@ public sealed class Guest : IAsyncDisposable
         TimeToFirstReady ??= sinceStart.Elapsed;
     }
 
+    /// <summary>
+    /// Waits until the serial console shows one of <paramref name="texts"/> (firmware output, e.g.
+    /// iPXE's, when the guest boots with <see cref="GuestOptions.NetworkBootRom"/>) and returns the
+    /// first one found: pass the outcomes to expect, failures included, so a failure ends the wait.
+    /// </summary>
+    /// <exception cref="GuestTimeoutException">None appeared in time (the message has the console's tail).</exception>
+    /// <exception cref="GuestException">QEMU exited first.</exception>
+    public async Task<string> WaitForConsoleAsync(TimeSpan timeout, CancellationToken cancellationToken, params string[] texts)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(texts.Length);
+        var clock = Stopwatch.StartNew();
+        // Bounded by the timeout; the console is polled, since firmware output carries no protocol.
+        while (true)
+        {
+            var console = serial.Text;
+            foreach (var text in texts)
+            {
+                if (console.Contains(text, StringComparison.Ordinal)) return text;
+            }
+            var wanted = string.Join("\" or \"", texts);
+            if (qemu.HasExited)
+            {
+                failed = true;
+                throw new GuestException(Describe($"QEMU exited before the console showed \"{wanted}\""));
+            }
+            if (clock.Elapsed > timeout)
+            {
+                failed = true;
+                throw new GuestTimeoutException(Describe($"Timed out after {timeout.TotalSeconds:0.#} s waiting for the console to show \"{wanted}\""));
+            }
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Runs one shell command line in the guest (sh -c) and returns its exit status and output.</summary>
     /// <exception cref="GuestTimeoutException">The command did not finish in time; it was interrupted with ^C.</exception>
     /// <exception cref="GuestException">QEMU exited or the guest rebooted while the command ran.</exception>

@@ -27,6 +27,15 @@ public sealed record GuestOptions
     /// <summary>Appended to the kernel command line.</summary>
     public string ExtraKernelArguments { get; init; } = "";
 
+    /// <summary>
+    /// Boot the firmware from the network instead of the rig's kernel: the first vfio-user device
+    /// gets this option ROM (a path inside the root, e.g. <c>/usr/share/qemu/pxe-e1000.rom</c>) and
+    /// boot index 1, so SeaBIOS runs it and the ROM's driver (iPXE) drives the device. QEMU runs with
+    /// <c>-nographic</c> so SeaBIOS copies the ROM's console to the serial port. No agent runs: set
+    /// <see cref="WaitForReady"/> to false and watch the console (<see cref="Guest.WaitForConsoleAsync"/>).
+    /// </summary>
+    public string? NetworkBootRom { get; init; }
+
     /// <summary>Open a QMP socket in the work directory so <see cref="Guest.QmpAsync"/> works.</summary>
     public bool EnableQmp { get; init; } = true;
 

@@ -47,15 +47,28 @@ internal static class QemuCommandLine
             "-object", $"memory-backend-memfd,id=mem,size={memory},share=on",
             "-m", memory,
             "-smp", options.Cpus.ToString(CultureInfo.InvariantCulture),
-            "-kernel", $"{ImageMountPoint}/{Path.GetFileName(image.KernelPath)}",
-            "-initrd", $"{ImageMountPoint}/{Path.GetFileName(image.InitramfsPath)}",
-            "-append", KernelCommandLine(options),
-            "-display", "none",
+        };
+        if (options.NetworkBootRom is null)
+        {
+            arguments.AddRange([
+                "-kernel", $"{ImageMountPoint}/{Path.GetFileName(image.KernelPath)}",
+                "-initrd", $"{ImageMountPoint}/{Path.GetFileName(image.InitramfsPath)}",
+                "-append", KernelCommandLine(options),
+                "-display", "none",
+            ]);
+        }
+        else
+        {
+            // No display: SeaBIOS then also writes the option ROM's screen output to the serial port.
+            arguments.Add("-nographic");
+        }
+        arguments.AddRange(
+        [
             "-serial", "stdio",
             "-monitor", "none",
             "-no-user-config",
             "-nodefaults",
-        };
+        ]);
         if (qmpSocket is not null) arguments.AddRange(["-qmp", $"unix:{qmpSocket},server=on,wait=off"]);
         for (int i = 0; i < options.VfioUserSockets.Count; i++)
         {
@@ -66,8 +79,13 @@ internal static class QemuCommandLine
                 // The id lets a test detach the device again (QMP device_del).
                 ["id"] = GuestOptions.VfioUserDeviceId(i),
                 ["socket"] = new System.Text.Json.Nodes.JsonObject { ["path"] = Path.GetFullPath(socket), ["type"] = "unix" },
-            }.ToJsonString();
-            arguments.AddRange(["-device", device]);
+            };
+            if (i == 0 && options.NetworkBootRom is { } rom)
+            {
+                device["romfile"] = rom;
+                device["bootindex"] = 1;
+            }
+            arguments.AddRange(["-device", device.ToJsonString()]);
         }
         arguments.AddRange(options.ExtraQemuArguments);
         return arguments;
