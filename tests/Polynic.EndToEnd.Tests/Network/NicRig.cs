@@ -32,7 +32,8 @@ internal sealed class NicRig<TDevice> : IAsyncDisposable where TDevice : NicDevi
     public string PeerAddress => $"10.77.{Subnet}.1";
     public string GuestAddress => $"10.77.{Subnet}.2";
 
-    public static async Task<NicRig<TDevice>> StartAsync(GuestRig rig, TDevice device, string name, int mtu = 1500, bool vnetHeader = true, string extraKernelArguments = "")
+    public static async Task<NicRig<TDevice>> StartAsync(GuestRig rig, TDevice device, string name, int mtu = 1500, bool vnetHeader = true, string extraKernelArguments = "",
+        Func<GuestOptions, GuestOptions>? shape = null)
     {
         int subnet = Interlocked.Increment(ref s_subnet) % 250;
         var image = await rig.EnsurePreparedAsync();
@@ -42,12 +43,13 @@ internal sealed class NicRig<TDevice> : IAsyncDisposable where TDevice : NicDevi
         {
             peer = await NetworkNamespace.CreateAsync(image.RootDirectory);
             await peer.AdoptAsync(served.Port!.InterfaceName, $"10.77.{subnet}.1/24", mtu);
-            var guest = await rig.StartGuestAsync(new GuestOptions
+            var options = new GuestOptions
             {
                 Name = name,
                 VfioUserSockets = [served.SocketPath],
                 ExtraKernelArguments = extraKernelArguments,
-            });
+            };
+            var guest = await rig.StartGuestAsync(shape?.Invoke(options) ?? options);
             return new NicRig<TDevice>(served, peer, guest, subnet);
         }
         catch
