@@ -13,7 +13,7 @@ public sealed partial class PciFunction
         if (offset < 0 || data.Length > ConfigSpaceSize || offset > ConfigSpaceSize - data.Length) return false;
         lock (_gate)
         {
-            ReadThroughWindows(offset, data.Length);
+            AccessThroughWindows(offset, data.Length, write: false);
             _config.SetBits16(Status, StatusInterrupt, Interrupts.IntxStatus);
             _config.Read(offset, data);
             if (_layout.MsiPending is { } pending) OverlayDword(offset, data, pending, Interrupts.MsiPendingBits);
@@ -32,13 +32,17 @@ public sealed partial class PciFunction
         {
             _config.Write(offset, data);
             ApplyConfig();
-            WriteThroughWindows(offset, data.Length);
+            AccessThroughWindows(offset, data.Length, write: true);
         }
         return true;
     }
 
-    /// <summary>A read that touches a BAR window's data field first fetches the BAR bytes into it (virtio 1.2, 4.1.4.9).</summary>
-    private void ReadThroughWindows(int offset, int length)
+    /// <summary>
+    /// A configuration access that touches a BAR window's data field reaches the BAR (virtio 1.2,
+    /// 4.1.4.9): a read first fetches the BAR's bytes into the field, a write passes the field's
+    /// first length bytes on.
+    /// </summary>
+    private void AccessThroughWindows(int offset, int length, bool write)
     {
         Span<byte> bytes = stackalloc byte[BarWindow.DataLength];
         for (int i = 0; i < _layout.Vendor.Count; i++)
@@ -47,23 +51,16 @@ public sealed partial class PciFunction
             int at = _layout.Vendor[i];
             if (!Overlaps(offset, length, at + window.DataField, BarWindow.DataLength)
                 || !TryWindowTarget(at, window, out int bar, out ulong barOffset, out int size)) continue;
-            bytes.Clear();
-            if (ReadBar(bar, barOffset, bytes[..size])) _config.Store(at + window.DataField, bytes);
-        }
-    }
-
-    /// <summary>A write that touches a BAR window's data field passes its first length bytes on to the BAR.</summary>
-    private void WriteThroughWindows(int offset, int length)
-    {
-        Span<byte> bytes = stackalloc byte[BarWindow.DataLength];
-        for (int i = 0; i < _layout.Vendor.Count; i++)
-        {
-            if (Definition.VendorCapabilities[i].Window is not { } window) continue;
-            int at = _layout.Vendor[i];
-            if (!Overlaps(offset, length, at + window.DataField, BarWindow.DataLength)
-                || !TryWindowTarget(at, window, out int bar, out ulong barOffset, out int size)) continue;
-            _config.Read(at + window.DataField, bytes);
-            WriteBar(bar, barOffset, bytes[..size]);
+            if (write)
+            {
+                _config.Read(at + window.DataField, bytes);
+                WriteBar(bar, barOffset, bytes[..size]);
+            }
+            else
+            {
+                bytes.Clear();
+                if (ReadBar(bar, barOffset, bytes[..size])) _config.Store(at + window.DataField, bytes);
+            }
         }
     }
 
