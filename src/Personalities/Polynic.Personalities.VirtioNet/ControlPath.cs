@@ -22,42 +22,40 @@ internal sealed class ControlPath(VirtioNetDevice device)
     /// <summary>Commands answered VIRTIO_NET_ERR.</summary>
     public long Refused { get; private set; }
 
+    /// <summary>Answers every command the driver queued, then settles the queue (<see cref="VirtioNetDevice.Settle"/>).</summary>
     public void Process()
     {
         var queue = device.ControlQueue;
-        var memory = device.Memory;
-        // Rounds repeat while the driver added commands after the last pop but before notifications
-        // were re-armed: it read the old avail_event, did not kick, and now spins waiting for the
-        // answer (Linux holds the RTNL lock meanwhile), so stopping here would hang it for good.
-        // Bounded like the transmit queue's drain.
-        for (int round = 0; round < MaxRounds; round++)
-        {
-            for (int i = 0; i < queue.Size; i++)
-            {
-                var status = queue.TryPop(memory, out var chain);
-                if (status is ChainStatus.Empty or ChainStatus.Broken) break;
-                if (status == ChainStatus.Malformed || chain.WritableLength < 1 || chain.ReadableLength < 2 || chain.ReadableLength > MaxCommand)
-                {
-                    device.Counters.DescriptorFaults++;
-                    device.Faults.Warn(device.Log, "malformed control command", chain.Head);
-                    queue.PushUsed(memory, chain.Head, 0);
-                    continue;
-                }
-                int length = chain.Gather(memory, _command);
-                byte ack = length < 2 ? Err : Execute(_command[0], _command[1], _command.AsSpan(2, length - 2));
-                if (ack != Ok) Refused++;
-                Span<byte> reply = [ack];
-                chain.Scatter(memory, 0, reply);
-                queue.PushUsed(memory, chain.Head, 1);
-            }
-            device.Transport.NotifyUsed(queue);
-            if (!queue.ArmNotification(memory)) return;
-        }
-        device.Faults.Warn(device.Log, "control queue kept busy past the round limit", (ulong)queue.Index);
+        Drain(queue);
+        device.Settle(queue, Drain, "control queue");
     }
 
-    /// <summary>Drain rounds per notification, as for transmit: a driver that keeps the control queue full this long is pathological.</summary>
-    private const int MaxRounds = 4096;
+    /// <summary>Answers the commands available now (at most a queue's worth); returns how many chains it took.</summary>
+    private int Drain(SplitVirtqueue queue)
+    {
+        var memory = device.Memory;
+        int popped = 0;
+        for (int i = 0; i < queue.Size; i++)
+        {
+            var status = queue.TryPop(memory, out var chain);
+            if (status is ChainStatus.Empty or ChainStatus.Broken) break;
+            popped++;
+            if (status == ChainStatus.Malformed || chain.WritableLength < 1 || chain.ReadableLength < 2 || chain.ReadableLength > MaxCommand)
+            {
+                device.Counters.DescriptorFaults++;
+                device.Faults.Warn(device.Log, "malformed control command", chain.Head);
+                queue.PushUsed(memory, chain.Head, 0);
+                continue;
+            }
+            int length = chain.Gather(memory, _command);
+            byte ack = length < 2 ? Err : Execute(_command[0], _command[1], _command.AsSpan(2, length - 2));
+            if (ack != Ok) Refused++;
+            Span<byte> reply = [ack];
+            chain.Scatter(memory, 0, reply);
+            queue.PushUsed(memory, chain.Head, 1);
+        }
+        return popped;
+    }
 
     private byte Execute(byte @class, byte command, ReadOnlySpan<byte> data) => @class switch
     {

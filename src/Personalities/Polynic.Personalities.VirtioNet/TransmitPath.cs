@@ -28,17 +28,8 @@ internal sealed class TransmitPath(VirtioNetDevice device)
     {
         var queue = device.TransmitQueue(pair);
         Drain(queue);
-        if (device.PollLater(queue, CompletionDelayMicroseconds)) return;
-        // Bounded: each round pops at most the queue size, and rounds repeat only while the driver
-        // keeps adding buffers after we re-armed notifications. Stopping early would strand those
-        // buffers (the driver has passed avail_event and will not kick again), so the cap is high.
-        for (int round = 0; round < MaxRounds; round++)
-        {
-            device.Transport.NotifyUsed(queue);
-            if (!queue.ArmNotification(device.Memory)) return;
-            Drain(queue);
-        }
-        device.Faults.Warn(device.Log, "transmit queue kept busy past the round limit", (ulong)queue.Index);
+        // Without a worker (a device driven directly, not per frame) settle now; the delegate is made per call.
+        if (!device.PollLater(queue, CompletionDelayMicroseconds)) device.Settle(queue, Drain, "transmit queue");
     }
 
     /// <summary>
@@ -105,9 +96,6 @@ internal sealed class TransmitPath(VirtioNetDevice device)
 
     /// <summary>The delay and polling period in effect (tests lengthen it to observe both outcomes).</summary>
     public int CompletionDelayMicroseconds { get; set; } = DefaultCompletionDelayMicroseconds;
-
-    /// <summary>Drain rounds per notification without a worker: a guest that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
-    private const int MaxRounds = 4096;
 
     private void Send(in DescriptorChain chain)
     {

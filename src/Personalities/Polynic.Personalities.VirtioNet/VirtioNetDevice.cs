@@ -222,6 +222,27 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     internal bool Send(ReadOnlySpan<byte> frame) => Transmit(frame);
     internal bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
 
+    /// <summary>Drain rounds per settle: a driver that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
+    private const int MaxSettleRounds = 4096;
+
+    /// <summary>
+    /// After <paramref name="queue"/> was drained: decides on its interrupt and re-arms notifications,
+    /// and drains again (<paramref name="drain"/>) while the driver added buffers before the re-arm.
+    /// It read the old avail_event and will not kick for them, so stopping early would strand them
+    /// (for the control queue, Linux then spins for the answer holding RTNL). Bounded by
+    /// <see cref="MaxSettleRounds"/>; past it the queue waits for the driver's next kick.
+    /// </summary>
+    internal void Settle(SplitVirtqueue queue, Func<SplitVirtqueue, int> drain, string what)
+    {
+        for (int round = 0; round < MaxSettleRounds; round++)
+        {
+            Transport.NotifyUsed(queue);
+            if (!queue.ArmNotification(Memory)) return;
+            drain(queue);
+        }
+        Faults.Warn(Log, what + " kept busy past the round limit", (ulong)queue.Index);
+    }
+
     /// <summary>
     /// Asks the worker to look at transmit queue <paramref name="queue"/> again in
     /// <paramref name="microseconds"/> (<see cref="TransmitPath.Poll"/>). False when there is no
