@@ -32,7 +32,6 @@ internal sealed class ReceivePath
     public void Reset()
     {
         _fifo.Clear();
-        _retryMicroseconds = FirstRetryMicroseconds;
         _fruitlessRetries = 0;
     }
 
@@ -45,8 +44,15 @@ internal sealed class ReceivePath
     /// </summary>
     private const int FirstRetryMicroseconds = 200, PromptRetries = 16, MaxRetryMicroseconds = 20_000;
 
-    private int _retryMicroseconds = FirstRetryMicroseconds;
+    /// <summary>Doublings after the prompt looks: 200 µs × 2^7 passes 20 ms, so the count stops there.</summary>
+    private const int MaxDoublings = 7;
+
+    /// <summary>Looks since a waiting frame was last delivered (capped at <see cref="PromptRetries"/> + <see cref="MaxDoublings"/>).</summary>
     private int _fruitlessRetries;
+
+    /// <summary>The wait before the worker's next look, from <see cref="_fruitlessRetries"/>.</summary>
+    private int RetryMicroseconds => _fruitlessRetries <= PromptRetries ? FirstRetryMicroseconds
+        : Math.Min(FirstRetryMicroseconds << (_fruitlessRetries - PromptRetries), MaxRetryMicroseconds);
 
     /// <summary>Frames waiting for receive buffers.</summary>
     public int Waiting => _fifo.Count;
@@ -76,7 +82,7 @@ internal sealed class ReceivePath
         // Buffers the driver added after we looked would never be kicked for: deliver now instead
         // of waiting for a notification.
         if (_device.ReceiveQueue(pair).ArmNotificationForMore(_device.Memory)) Refilled(pair);
-        else _device.RetryReceiveLater(pair, _retryMicroseconds);
+        else _device.RetryReceiveLater(pair, RetryMicroseconds);
     }
 
     /// <summary>The driver added receive buffers to pair <paramref name="pair"/>: deliver what waits.</summary>
@@ -103,12 +109,11 @@ internal sealed class ReceivePath
                 // A guest under load refills within a few looks; after that each fruitless look
                 // waits twice as long (up to 20 ms), so a guest that stopped refilling costs a few
                 // dozen wake-ups a second, not thousands.
-                _device.RetryReceiveLater(target, _retryMicroseconds);
-                if (++_fruitlessRetries > PromptRetries) _retryMicroseconds = Math.Min(2 * _retryMicroseconds, MaxRetryMicroseconds);
+                _device.RetryReceiveLater(target, RetryMicroseconds);
+                _fruitlessRetries = Math.Min(_fruitlessRetries + 1, PromptRetries + MaxDoublings);
                 return;
             }
             _fifo.TryDequeue();
-            _retryMicroseconds = FirstRetryMicroseconds;
             _fruitlessRetries = 0;
         }
         _device.ReceiveQueue(pair).ArmNotification(memory);
