@@ -29,6 +29,8 @@ public static unsafe partial class LibC
     public const int MSG_NOSIGNAL = 0x4000;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
     public const int SHUT_RDWR = 2;
+    public const int SO_RCVTIMEO = 20;
+    public const int SO_SNDTIMEO = 21;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
@@ -39,6 +41,8 @@ public static unsafe partial class LibC
     public const uint MFD_CLOEXEC = 1;
 
     public const int SEEK_END = 2;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
     public const int F_GET_SEALS = 1034;
     public const int F_SEAL_SHRINK = 2;
 
@@ -74,6 +78,14 @@ public static unsafe partial class LibC
         public void* Control;
         public nuint ControlLength;
         public int Flags;
+    }
+
+    /// <summary>struct timeval (SO_RCVTIMEO/SO_SNDTIMEO).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
     }
 
     /// <summary>struct pollfd.</summary>
@@ -170,6 +182,19 @@ public static unsafe partial class LibC
 
     [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
     public static partial int munmap(void* address, nuint length);
+
+    /// <summary>fstatfs(2); <paramref name="buffer"/> must hold a struct statfs (120 bytes), whose first field is f_type.</summary>
+    [LibraryImport(Lib, EntryPoint = "fstatfs", SetLastError = true)]
+    public static partial int fstatfs(FileDescriptor fd, byte* buffer);
+
+    /// <summary>f_type of hugetlbfs (linux/magic.h).</summary>
+    public const long HUGETLBFS_MAGIC = 0x958458f6;
+
+    [LibraryImport(Lib, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int setsockopt(FileDescriptor fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Lib, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chmod(string path, uint mode);
 
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlink(string path);

@@ -23,13 +23,13 @@ internal sealed class ServerFixture : IAsyncDisposable
     public VfioUserServer Server { get; }
     public string SocketPath => Server.SocketPath;
 
-    public static async Task<ServerFixture> StartAsync(VfioUserServerOptions? options = null)
+    public static async Task<ServerFixture> StartAsync(VfioUserServerOptions? options = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), $"polynic-vfu-{Guid.NewGuid():N}"[..24]);
         Directory.CreateDirectory(directory);
         var device = new TestNic();
         var function = new PciFunction(device, "test0");
-        var server = new VfioUserServer(function, Path.Combine(directory, "dev.sock"), options);
+        var server = new VfioUserServer(function, Path.Combine(directory, "dev.sock"), options, loggerFactory);
         await server.StartAsync();
         return new ServerFixture(directory, device, function, server);
     }
@@ -63,11 +63,17 @@ internal sealed unsafe class GuestRam : IDisposable
 {
     private readonly SharedMapping _mapping;
 
-    public GuestRam(int size)
+    private const uint MfdAllowSealing = 2;
+    private const int FAddSeals = 1033, FSealShrink = 2, FSealGrow = 4;
+
+    /// <param name="size">Bytes of guest RAM.</param>
+    /// <param name="sealSize">Seal the size as QEMU's memory-backend-memfd does by default (seal=on).</param>
+    public GuestRam(int size, bool sealSize = true)
     {
-        Fd = new FileDescriptor(LibC.memfd_create("guest-ram", LibC.MFD_CLOEXEC));
+        Fd = new FileDescriptor(LibC.memfd_create("guest-ram", LibC.MFD_CLOEXEC | MfdAllowSealing));
         FileDescriptor.Check(Fd.Number, "memfd_create");
         FileDescriptor.Check(LibC.ftruncate(Fd, size), "ftruncate");
+        if (sealSize) FileDescriptor.Check(LibC.fcntl(Fd, FAddSeals, FSealShrink | FSealGrow), "F_ADD_SEALS");
         Assert.Equal(0, SharedMapping.TryMap(Fd, 0, (ulong)size, true, out var mapping));
         _mapping = mapping!;
         Size = size;

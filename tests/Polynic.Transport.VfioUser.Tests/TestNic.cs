@@ -26,6 +26,12 @@ public sealed class TestNic : IPciDevice
 
     private readonly byte[] _registers = new byte[4096];
 
+    /// <summary>
+    /// The device's lock, held for every register access as a NIC holds its own; a test's
+    /// "device thread" takes it too, as a port thread does when it delivers a frame.
+    /// </summary>
+    public object Sync { get; } = new();
+
     public PciFunctionDefinition Definition { get; } = new()
     {
         Identity = new PciIdentity(0x1234, 0x5678, 0x020000, Revision: 1),
@@ -46,11 +52,21 @@ public sealed class TestNic : IPciDevice
 
     public void ReadBar(int bar, ulong offset, Span<byte> data)
     {
+        lock (Sync) ReadRegisters(bar, offset, data);
+    }
+
+    public void WriteBar(int bar, ulong offset, ReadOnlySpan<byte> data)
+    {
+        lock (Sync) WriteRegisters(bar, offset, data);
+    }
+
+    private void ReadRegisters(int bar, ulong offset, Span<byte> data)
+    {
         if (bar == 0) _registers.AsSpan((int)offset, data.Length).CopyTo(data);
         else data.Clear();
     }
 
-    public void WriteBar(int bar, ulong offset, ReadOnlySpan<byte> data)
+    private void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
         if (bar != 0) return;
         data.CopyTo(_registers.AsSpan((int)offset));

@@ -37,6 +37,15 @@ internal sealed unsafe class SharedMapping : IDisposable
     public static int TryMap(FileDescriptor fd, ulong offset, ulong length, bool writable, out SharedMapping? mapping)
     {
         mapping = null;
+        if (!ProcessBudget.TryReserve(length)) return Errno.ENOSPC;
+        int errno = TryMapReserved(fd, offset, length, writable, out mapping);
+        if (errno != 0) ProcessBudget.Release(length);
+        return errno;
+    }
+
+    private static int TryMapReserved(FileDescriptor fd, ulong offset, ulong length, bool writable, out SharedMapping? mapping)
+    {
+        mapping = null;
         long fileSize = LibC.lseek(fd, 0, LibC.SEEK_END);
         if (fileSize < 0) return LibC.LastErrno == 0 ? Errno.EINVAL : LibC.LastErrno;
         if (offset > (ulong)fileSize || length > (ulong)fileSize - offset) return Errno.EINVAL;
@@ -54,13 +63,25 @@ internal sealed unsafe class SharedMapping : IDisposable
     }
 
     /// <summary>
-    /// Whether the file can still shrink under the mapping (no F_SEAL_SHRINK). A client that
-    /// shrinks it would make later accesses raise SIGBUS; QEMU's memfd backend seals by default.
+    /// Why pages of this file could vanish under a mapping, or null when they cannot. A page
+    /// that vanishes turns the next device access into SIGBUS, which ends the whole process and
+    /// every device it serves, so only files that cannot lose pages are mapped:
+    /// <list type="bullet">
+    /// <item>the file must be sealed against shrinking (F_SEAL_SHRINK; QEMU's
+    /// memory-backend-memfd seals by default, memory-backend-file files cannot be sealed);</item>
+    /// <item>it must not be on hugetlbfs: a hole punched into it is refilled from the huge page
+    /// pool on the next touch, and an empty pool raises SIGBUS, seal or not.</item>
+    /// </list>
     /// </summary>
-    public static bool CanShrink(FileDescriptor fd)
+    public static unsafe string? WhyPagesCanVanish(FileDescriptor fd)
     {
         int seals = LibC.fcntl(fd, LibC.F_GET_SEALS, 0);
-        return seals < 0 || (seals & LibC.F_SEAL_SHRINK) == 0;
+        if (seals < 0) return "the file cannot be sealed (not a memfd)";
+        if ((seals & LibC.F_SEAL_SHRINK) == 0) return "the memfd is not sealed against shrinking (F_SEAL_SHRINK)";
+        byte* statfs = stackalloc byte[128];
+        if (LibC.fstatfs(fd, statfs) != 0) return "fstatfs failed";
+        if (*(long*)statfs == LibC.HUGETLBFS_MAGIC) return "the memfd is backed by huge pages (a punched hole may not be refillable)";
+        return null;
     }
 
     /// <summary>Unmaps. The caller guarantees no access is in flight (the DMA space's write lock).</summary>
@@ -69,5 +90,59 @@ internal sealed unsafe class SharedMapping : IDisposable
         if (_base == null) return;
         LibC.munmap(_base, _mappedLength);
         _base = null;
+        ProcessBudget.Release(Length);
+    }
+
+    /// <summary>
+    /// What all clients of the process may map together. Each mapping is one entry in the
+    /// kernel's per-process map table (vm.max_map_count, 65530 by default) and takes address
+    /// space; when the runtime itself then cannot map memory it aborts the whole process. A
+    /// quarter of the map table and half the 47-bit address space are left to clients.
+    /// </summary>
+    internal static class ProcessBudget
+    {
+        private static readonly long MaxMappings = ReadMaxMapCount() / 4;
+        private const ulong MaxBytes = 1UL << 46;
+        private static readonly object Gate = new();
+        private static long _mappings;
+        private static ulong _bytes;
+
+        /// <summary>Mappings held now (for tests and diagnostics).</summary>
+        public static long Mappings
+        {
+            get { lock (Gate) return _mappings; }
+        }
+
+        public static bool TryReserve(ulong length)
+        {
+            lock (Gate)
+            {
+                if (_mappings >= MaxMappings || length > MaxBytes - _bytes) return false;
+                _mappings++;
+                _bytes += length;
+                return true;
+            }
+        }
+
+        public static void Release(ulong length)
+        {
+            lock (Gate)
+            {
+                _mappings--;
+                _bytes -= length;
+            }
+        }
+
+        private static long ReadMaxMapCount()
+        {
+            try
+            {
+                return long.TryParse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim(), out long value) && value > 0 ? value : 65530;
+            }
+            catch (IOException)
+            {
+                return 65530;
+            }
+        }
     }
 }

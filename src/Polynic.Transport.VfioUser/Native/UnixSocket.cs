@@ -12,7 +12,11 @@ internal static unsafe class UnixSocket
     /// <summary>sun_path is 108 bytes including the terminating NUL.</summary>
     public const int MaxPathBytes = 107;
 
-    /// <summary>Creates, binds and listens on a socket at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Creates, binds and listens on a socket at <paramref name="path"/>, readable and writable by
+    /// its owner only (0600): whoever can connect drives the device and its DMA, so access is
+    /// granted by the owner (chown/chmod, or a directory the VMM's user may enter), never by the umask.
+    /// </summary>
     /// <exception cref="IOException">The path is too long, exists, or the socket cannot be created.</exception>
     public static FileDescriptor Listen(string path, int backlog)
     {
@@ -23,6 +27,8 @@ internal static unsafe class UnixSocket
             int length = FillAddress(address, path);
             fixed (byte* a = address)
                 FileDescriptor.Check(LibC.bind(fd, a, (uint)length), $"bind({path})");
+            // Before listen: until then nobody can connect, so no one slips in under the umask's mode.
+            FileDescriptor.Check(LibC.chmod(path, 0b110_000_000) /* 0600 */, $"chmod({path})");
             FileDescriptor.Check(LibC.listen(fd, backlog), $"listen({path})");
             return fd;
         }
@@ -62,6 +68,17 @@ internal static unsafe class UnixSocket
             int errno = LibC.LastErrno;
             if (errno != Errno.EINTR) throw new IOException($"accept failed: {Errno.Describe(errno)}");
         }
+    }
+
+    /// <summary>
+    /// Makes a send that cannot go on for <paramref name="timeout"/> (the peer stopped reading)
+    /// fail with EAGAIN instead of blocking for ever. False if the option could not be set.
+    /// </summary>
+    public static bool TrySetSendTimeout(FileDescriptor socket, TimeSpan timeout)
+    {
+        long micros = (long)timeout.TotalMicroseconds;
+        var value = new LibC.TimeVal { Seconds = micros / 1_000_000, Microseconds = micros % 1_000_000 };
+        return LibC.setsockopt(socket, LibC.SOL_SOCKET, LibC.SO_SNDTIMEO, &value, (uint)sizeof(LibC.TimeVal)) == 0;
     }
 
     /// <summary>

@@ -241,8 +241,7 @@ internal sealed partial class ClientSession
 
     private void ReplyError(MessageHeader request, int errno, string reason)
     {
-        _log.LogWarning("{Function}: {Command} (ID {Id}) failed with {Errno}: {Reason}",
-            _function.Name, request.Command, request.MessageId, Errno.Describe(errno), reason);
+        _refusals.Refused(request, errno, reason);
         if (request.WantsNoReply) return;
         Span<byte> reply = stackalloc byte[MessageHeader.Size];
         request.ToErrorReply(errno).Write(reply);

@@ -12,6 +12,8 @@ internal sealed partial class ClientSession
     /// <summary>DMA windows must be whole pages of the size the server offers in <c>pgsizes</c>.</summary>
     internal const ulong DmaPageSize = 4096;
 
+    private const int BatonRetryMilliseconds = 1;
+
     private void HandleDmaMap(MessageHeader header, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds)
     {
         using var fd = fds.Length == 1 ? new FileDescriptor(fds[0]) : null;
@@ -41,16 +43,16 @@ internal sealed partial class ClientSession
         if (fd is not null)
         {
             if (map.FileOffset + map.Length < map.FileOffset) { ReplyError(header, Errno.EINVAL, "DMA_MAP file offset + size wraps"); return; }
-            int mapErrno = SharedMapping.TryMap(fd, map.FileOffset, map.Length, writable, out mapping);
+            if (_dma.RegionCount >= _options.MaxDmaMaps)
+            {
+                ReplyError(header, Errno.ENOSPC, $"DMA_MAP beyond max_dma_maps {_options.MaxDmaMaps}");
+                return;
+            }
+            int mapErrno = MapOrFallBack(fd, map, writable, out mapping);
             if (mapErrno != 0)
             {
                 ReplyError(header, mapErrno, $"cannot mmap 0x{map.Length:x} bytes at file offset 0x{map.FileOffset:x} (beyond the file's end, or mmap failed)");
                 return;
-            }
-            if (!_warnedUnsealed && SharedMapping.CanShrink(fd))
-            {
-                _warnedUnsealed = true;
-                _log.LogWarning("{Function}: guest memory file is not sealed against shrinking; a client that shrinks it can crash the server with SIGBUS", _function.Name);
             }
         }
         int errno = _dma.Add(new DmaRegion(map.Address, map.Length, readable, writable, mapping));
@@ -61,6 +63,33 @@ internal sealed partial class ClientSession
             return;
         }
         Reply(header, 0);
+    }
+
+    /// <summary>
+    /// Maps the window's part of the client's file, or returns null to reach it through
+    /// DMA_READ/WRITE messages instead: when its pages could vanish under the mapping (see
+    /// <see cref="SharedMapping.WhyPagesCanVanish"/>) or the process's mapping budget is spent.
+    /// Both cost this client speed, never the process. Returns 0 or the errno of a failed mmap
+    /// (a range beyond the file's end, a file that cannot be mapped).
+    /// </summary>
+    private int MapOrFallBack(FileDescriptor fd, DmaMapRequest map, bool writable, out SharedMapping? mapping)
+    {
+        mapping = null;
+        string? unsafeReason = SharedMapping.WhyPagesCanVanish(fd);
+        if (unsafeReason is null)
+        {
+            int errno = SharedMapping.TryMap(fd, map.FileOffset, map.Length, writable, out mapping);
+            if (errno != Errno.ENOSPC) return errno;
+            unsafeReason = "the process's budget of mapped guest memory is spent";
+        }
+        if (!_warnedMessageDma)
+        {
+            _warnedMessageDma = true;
+            _log.LogWarning("{Function}: reaching guest memory at 0x{Address:x} through DMA messages, which is much slower, because {Reason}; " +
+                "give the VMM sealed memfd memory (QEMU: memory-backend-memfd with its default seal=on, without hugetlb) to have it mapped",
+                _function.Name, map.Address, unsafeReason);
+        }
+        return 0;
     }
 
     private void HandleDmaUnmap(MessageHeader header, ReadOnlySpan<byte> payload)
@@ -120,16 +149,15 @@ internal sealed partial class ClientSession
     private bool ExchangeOne(Command command, ulong address, Span<byte> readInto, ReadOnlySpan<byte> writeFrom)
     {
         if (_closing || !_versioned) return false;
-        bool onReader = Thread.CurrentThread == _readerThread;
         long deadline = Environment.TickCount64 + (long)_options.ServerRequestTimeout.TotalMilliseconds;
         ServerRequestTable.Slot? slot;
         while ((slot = _requests.TryAcquire()) is null)
         {
+            // Every slot holder reads replies itself (AwaitReply), so slots free up without this thread's help.
             if (_closing) return false;
-            bool waited = onReader
-                ? PumpOnce(deadline)
-                : _requests.WaitForFreeSlot((int)Math.Clamp(deadline - Environment.TickCount64, 0, int.MaxValue));
-            if (!waited && Environment.TickCount64 >= deadline) return TimedOut(command, address);
+            if (!_requests.WaitForFreeSlot((int)Math.Clamp(deadline - Environment.TickCount64, 0, int.MaxValue))
+                && Environment.TickCount64 >= deadline)
+                return TimedOut(command, address);
         }
 
         bool isWrite = command == Command.DmaWrite;
@@ -145,17 +173,7 @@ internal sealed partial class ClientSession
             if (isWrite) writeFrom.CopyTo(message[_dmaFormat.DataOffset..]);
             if (!Send(message)) return false;
 
-            while (!slot.Completed)
-            {
-                if (onReader)
-                {
-                    if (!PumpOnce(deadline)) break;
-                }
-                else if (!slot.Done.Wait((int)Math.Clamp(deadline - Environment.TickCount64, 0, int.MaxValue)))
-                {
-                    break;
-                }
-            }
+            AwaitReply(slot, deadline);
             if (!slot.Completed) return TimedOut(command, address);
             if (slot.Failed) return false;
             var reply = slot.ReplyMessage;
@@ -182,10 +200,50 @@ internal sealed partial class ClientSession
         }
     }
 
+    /// <summary>
+    /// Waits for the reply to <paramref name="slot"/>'s request until <paramref name="deadline"/>:
+    /// while the reader thread reads the socket it will deliver the reply; whenever it does not
+    /// (it is handling a command, perhaps waiting for the lock this thread holds), this thread
+    /// takes the read baton and reads the socket itself.
+    /// </summary>
+    private void AwaitReply(ServerRequestTable.Slot slot, long deadline)
+    {
+        while (!slot.Completed && !_closing)
+        {
+            if (Monitor.TryEnter(_readBaton))
+            {
+                try
+                {
+                    if (!slot.Completed && !PumpOnce(deadline)) return;
+                }
+                finally
+                {
+                    Monitor.Exit(_readBaton);
+                }
+            }
+            else
+            {
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0) return;
+                // Short, so a reader that stops reading to handle a command hands over quickly.
+                slot.Done.Wait((int)Math.Min(remaining, BatonRetryMilliseconds));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A client that leaves a DMA request unanswered past the timeout has broken the protocol
+    /// (or is gone); it is disconnected, so its device's next accesses fail at once instead of
+    /// each waiting the whole timeout again.
+    /// </summary>
     private bool TimedOut(Command command, ulong address)
     {
         if (!_closing)
-            _log.LogWarning("{Function}: {Command} at 0x{Address:x} got no reply within {Timeout}", _function.Name, command, address, _options.ServerRequestTimeout);
+        {
+            _log.LogWarning("{Function}: disconnecting client: {Command} at 0x{Address:x} got no reply within {Timeout}",
+                _function.Name, command, address, _options.ServerRequestTimeout);
+            BeginClose();
+        }
         return false;
     }
 

@@ -14,11 +14,15 @@ namespace Polynic.Transport.VfioUser.Server;
 /// DMA_READ/WRITE requests arrive on the same socket and are matched by message ID.
 /// </summary>
 /// <remarks>
-/// A device that does message-based DMA while its register access is being handled blocks the
-/// reader thread; the reader then "pumps" the socket itself: replies complete their requests,
-/// and client commands that arrive meanwhile are set aside (bounded) and handled afterwards, in
-/// order. Nothing is handed between threads on the REGION_READ/WRITE path, and nothing is
-/// allocated there: the receive and reply buffers are the session's own, rented once.
+/// <para>Whoever holds the session's read baton reads the socket. The reader thread holds it
+/// only while it reads; it lets go before it handles a command, because handling may wait for a
+/// device lock. A thread waiting for the reply to its DMA_READ/WRITE (often holding that very
+/// device lock) takes the baton whenever the reader is not reading, and reads on: replies
+/// complete their requests, commands are set aside (bounded) for the reader, in order. So a
+/// device that does message-based DMA under its lock never waits on a reader that waits on the
+/// same lock.</para>
+/// <para>Nothing is handed between threads on the REGION_READ/WRITE path, and nothing is
+/// allocated there: the receive and reply buffers are the session's own, rented once.</para>
 /// </remarks>
 internal sealed partial class ClientSession : IDisposable
 {
@@ -26,6 +30,8 @@ internal sealed partial class ClientSession : IDisposable
     private const int MaxDeferredMessages = 1024;
     private const long MaxDeferredBytes = 64L * 1024 * 1024;
     private const int ServerRequestSlots = 16;
+    /// <summary>How long the rest of a message may take once its first bytes arrived.</summary>
+    private const int MessageCompletionMilliseconds = 5000;
 
     private readonly PciFunction _function;
     private readonly VfioUserServerOptions _options;
@@ -36,20 +42,25 @@ internal sealed partial class ClientSession : IDisposable
     private readonly InterruptEventFds _interrupts;
     private readonly ServerRequestTable _requests = new(ServerRequestSlots);
     private readonly Queue<ReceivedMessage> _deferred = new();
+    private readonly object _readBaton = new();
     private readonly byte[] _receiveBuffer;
     private readonly byte[] _replyBuffer;
+    // The reader's descriptors stay in _fds while it handles the message; a pumping thread
+    // receives into _pumpFds (under the baton) and copies them out.
     private readonly int[] _fds = new int[64];
+    private readonly int[] _pumpFds = new int[64];
     private readonly int _messageCap;
     private readonly byte[] _versionReply;
     private readonly DmaAccessFormat _dmaFormat;
     private readonly ulong[] _regionSizes;
-    private Thread? _readerThread;
+    private readonly RefusalLog _refusals;
     private volatile bool _closing;
     private bool _versioned;
     private bool _connected;
     private int _clientMaxTransfer = VersionCapabilities.Defaults.MaxDataTransferSize;
     private long _deferredBytes;
-    private bool _warnedUnsealed;
+    private readonly long _handshakeDeadline;
+    private bool _warnedMessageDma;
 
     public ClientSession(PciFunction function, FileDescriptor socket, VfioUserServerOptions options, byte[] versionReply, ILogger log)
     {
@@ -65,8 +76,14 @@ internal sealed partial class ClientSession : IDisposable
         _replyBuffer = ArrayPool<byte>.Shared.Rent(_messageCap);
         _dmaFormat = new DmaAccessFormat(options.DmaMessageLayout);
         _dma = new DmaAddressSpace(new Messenger(this), options.MaxDmaMaps);
-        _interrupts = new InterruptEventFds(function.Definition);
+        _interrupts = new InterruptEventFds(function.Definition, function.Name, log);
         _regionSizes = RegionSizes(function.Definition);
+        _refusals = new RefusalLog(log, function.Name);
+        // The device has one client slot: a client that connects and never negotiates must not keep it.
+        _handshakeDeadline = Environment.TickCount64 + (long)options.HandshakeTimeout.TotalMilliseconds;
+        // A client that stops reading must not hold a sending thread (often with the device lock) for ever.
+        if (!UnixSocket.TrySetSendTimeout(socket, options.ServerRequestTimeout))
+            _log.LogWarning("{Function}: cannot bound send times on the client socket: {Errno}", function.Name, Errno.Describe(LibC.LastErrno));
     }
 
     /// <summary>The guest memory this session gives the device (for tests and diagnostics).</summary>
@@ -75,21 +92,10 @@ internal sealed partial class ClientSession : IDisposable
     /// <summary>Serves the client until it disconnects, breaks the protocol, or <see cref="Abort"/> is called.</summary>
     public void Run()
     {
-        _readerThread = Thread.CurrentThread;
         try
         {
-            while (!_closing)
+            while (!_closing && TryNextMessage(out var message))
             {
-                ReceivedMessage message;
-                if (_deferred.Count > 0)
-                {
-                    message = _deferred.Dequeue();
-                    _deferredBytes -= message.Header.MessageSize;
-                }
-                else if (!TryReadMessage(pumping: false, out message))
-                {
-                    break;
-                }
                 try
                 {
                     Handle(message);
@@ -119,6 +125,33 @@ internal sealed partial class ClientSession : IDisposable
         _socket.Dispose();
     }
 
+    /// <summary>The next command or reply: one set aside by a pumping thread first, else from the socket.</summary>
+    private bool TryNextMessage(out ReceivedMessage message)
+    {
+        if (TryTakeDeferred(out message)) return true;
+        lock (_readBaton)
+        {
+            // A pumping thread may have set a command aside while this thread waited for the baton.
+            if (TryTakeDeferred(out message)) return true;
+            return TryReadMessage(pumping: false, out message);
+        }
+    }
+
+    private bool TryTakeDeferred(out ReceivedMessage message)
+    {
+        lock (_deferred)
+        {
+            if (_deferred.Count == 0)
+            {
+                message = default;
+                return false;
+            }
+            message = _deferred.Dequeue();
+            _deferredBytes -= message.Header.MessageSize;
+            return true;
+        }
+    }
+
     private void Handle(in ReceivedMessage message)
     {
         if (message.Header.IsReply)
@@ -138,29 +171,38 @@ internal sealed partial class ClientSession : IDisposable
     private bool TryReadMessage(bool pumping, out ReceivedMessage message)
     {
         message = default;
+        int[] fdScratch = pumping ? _pumpFds : _fds;
         int fdCount = 0, dropped = 0;
         Span<byte> head = stackalloc byte[MessageHeader.Size];
         try
         {
+            if (!_versioned && !pumping)
+            {
+                int left = (int)Math.Clamp(_handshakeDeadline - Environment.TickCount64, 0, int.MaxValue);
+                if (left == 0 || !Poll.WaitReadable(_socket, null, left))
+                    return Violation(fdScratch, $"no VERSION within {_options.HandshakeTimeout} of connecting", 0);
+            }
             int got = 0;
             while (got < MessageHeader.Size)
             {
-                int n = UnixSocket.Receive(_socket, head[got..], _fds, ref fdCount, ref dropped);
+                if (got > 0 && !Poll.WaitReadable(_socket, null, MessageCompletionMilliseconds))
+                    return Violation(fdScratch, $"a message header stopped after {got} of 16 bytes", fdCount);
+                int n = UnixSocket.Receive(_socket, head[got..], fdScratch, ref fdCount, ref dropped);
                 if (n == 0)
                 {
                     if (got > 0) _log.LogWarning("{Function}: client closed the socket inside a message header", _function.Name);
                     else if (!_closing) _log.LogInformation("{Function}: client disconnected", _function.Name);
-                    return Fail(fdCount);
+                    return Fail(fdScratch, fdCount);
                 }
                 got += n;
             }
             var header = MessageHeader.Read(head);
             if (header.MessageSize < MessageHeader.Size)
-                return Violation($"message size {header.MessageSize} is smaller than the 16-byte header", fdCount);
+                return Violation(fdScratch, $"message size {header.MessageSize} is smaller than the 16-byte header", fdCount);
             if (header.MessageSize > _messageCap)
-                return Violation($"message size {header.MessageSize} exceeds the limit of {_messageCap} bytes", fdCount);
+                return Violation(fdScratch, $"message size {header.MessageSize} exceeds the limit of {_messageCap} bytes", fdCount);
             if (!header.IsCommand && !header.IsReply)
-                return Violation($"message type {(uint)(header.Flags & MessageFlags.TypeMask)} is neither command nor reply", fdCount);
+                return Violation(fdScratch, $"message type {(uint)(header.Flags & MessageFlags.TypeMask)} is neither command nor reply", fdCount);
 
             int size = (int)header.MessageSize;
             byte[] buffer = pumping ? ArrayPool<byte>.Shared.Rent(size) : _receiveBuffer;
@@ -168,42 +210,48 @@ internal sealed partial class ClientSession : IDisposable
             int total = MessageHeader.Size;
             while (total < size)
             {
-                int n = UnixSocket.Receive(_socket, buffer.AsSpan(total, size - total), _fds, ref fdCount, ref dropped);
+                // A client may idle between messages, not inside one: a message that stops
+                // half-way would hold this thread (and, when pumping, the device lock) for ever.
+                if (!Poll.WaitReadable(_socket, null, MessageCompletionMilliseconds))
+                {
+                    if (pumping) ArrayPool<byte>.Shared.Return(buffer);
+                    return Violation(fdScratch, $"the rest of a {header.Command} message ({size - total} bytes) did not arrive within {MessageCompletionMilliseconds} ms", fdCount);
+                }
+                int n = UnixSocket.Receive(_socket, buffer.AsSpan(total, size - total), fdScratch, ref fdCount, ref dropped);
                 if (n == 0)
                 {
                     if (pumping) ArrayPool<byte>.Shared.Return(buffer);
-                    return Violation($"client closed the socket {size - total} bytes before the end of a {header.Command} message", fdCount);
+                    return Violation(fdScratch, $"client closed the socket {size - total} bytes before the end of a {header.Command} message", fdCount);
                 }
                 total += n;
             }
-            int[] fds = _fds;
-            if (pumping && fdCount > 0) fds = _fds.AsSpan(0, fdCount).ToArray();
+            int[] fds = pumping && fdCount > 0 ? fdScratch.AsSpan(0, fdCount).ToArray() : fdScratch;
             message = new ReceivedMessage(header, buffer, pumping, fds, fdCount, dropped);
             return true;
         }
         catch (IOException e)
         {
             if (!_closing) _log.LogInformation("{Function}: client connection lost: {Reason}", _function.Name, e.Message);
-            return Fail(fdCount);
+            return Fail(fdScratch, fdCount);
         }
     }
 
-    private bool Violation(string reason, int fdCount)
+    private bool Violation(int[] fds, string reason, int fdCount)
     {
         _log.LogWarning("{Function}: disconnecting client: {Reason}", _function.Name, reason);
-        return Fail(fdCount);
+        return Fail(fds, fdCount);
     }
 
-    private bool Fail(int fdCount)
+    private bool Fail(int[] fds, int fdCount)
     {
-        foreach (int fd in _fds.AsSpan(0, fdCount)) LibC.close(fd);
+        foreach (int fd in fds.AsSpan(0, fdCount)) LibC.close(fd);
         BeginClose();
         return false;
     }
 
     /// <summary>
-    /// Reads and routes one message while the reader thread waits for a DMA reply or a free
-    /// request slot. False on timeout, disconnect, or too many set-aside commands.
+    /// Reads and routes one message while a thread that holds the read baton waits for a DMA
+    /// reply. False on timeout, disconnect, or too many set-aside commands.
     /// </summary>
     private bool PumpOnce(long deadline)
     {
@@ -217,18 +265,21 @@ internal sealed partial class ClientSession : IDisposable
             message.ReturnBuffer();
             return true;
         }
-        if (_deferred.Count >= MaxDeferredMessages || _deferredBytes + message.Header.MessageSize > MaxDeferredBytes)
+        lock (_deferred)
         {
-            message.CloseFds();
-            message.ReturnBuffer();
-            _log.LogWarning("{Function}: disconnecting client: it queued more than {Count} commands while a DMA request was outstanding",
-                _function.Name, MaxDeferredMessages);
-            BeginClose();
-            return false;
+            if (_deferred.Count < MaxDeferredMessages && _deferredBytes + message.Header.MessageSize <= MaxDeferredBytes)
+            {
+                _deferred.Enqueue(message);
+                _deferredBytes += message.Header.MessageSize;
+                return true;
+            }
         }
-        _deferred.Enqueue(message);
-        _deferredBytes += message.Header.MessageSize;
-        return true;
+        message.CloseFds();
+        message.ReturnBuffer();
+        _log.LogWarning("{Function}: disconnecting client: it queued more than {Count} commands while a DMA request was outstanding",
+            _function.Name, MaxDeferredMessages);
+        BeginClose();
+        return false;
     }
 
     /// <summary>Sends a whole message; a failure means the client is gone and closes the session.</summary>
@@ -273,11 +324,15 @@ internal sealed partial class ClientSession : IDisposable
         _connected = false;
         _dma.Dispose();
         _interrupts.Dispose();
-        while (_deferred.Count > 0)
+        // Under the baton: a thread still pumping (its read ends with the shutdown above) must not
+        // set a command aside after the queue was emptied.
+        lock (_readBaton)
         {
-            var message = _deferred.Dequeue();
-            message.CloseFds();
-            message.ReturnBuffer();
+            while (TryTakeDeferred(out var message))
+            {
+                message.CloseFds();
+                message.ReturnBuffer();
+            }
         }
         ArrayPool<byte>.Shared.Return(_receiveBuffer);
         ArrayPool<byte>.Shared.Return(_replyBuffer);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Polynic.Core.Interrupts;
 using Polynic.Core.Pci;
 using Polynic.Native;
@@ -12,6 +13,8 @@ namespace Polynic.Transport.VfioUser.Server;
 /// PCI core delivers to.
 /// </summary>
 /// <remarks>
+/// The eventfds are written by an <see cref="InterruptSignaller"/>, never by the thread that
+/// raises the interrupt (a client's eventfd may block a writer).
 /// INTx follows VFIO's automasked level semantics (linux/vfio.h, VFIO_IRQ_INFO_AUTOMASKED):
 /// when the pin is asserted and the line unmasked, the eventfd is signalled and the line
 /// masks itself; the client's ACTION_UNMASK unmasks it, and if the pin is still asserted at
@@ -24,23 +27,29 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
     private readonly int _intxCount;
     private readonly FileDescriptor?[] _msi;
     private readonly FileDescriptor?[] _msix;
+    private readonly InterruptSignaller _signaller;
     private FileDescriptor? _intx;
     private bool _intxMasked;
     private bool _intxLevel;
-    private long _signalled;
 
-    public InterruptEventFds(PciFunctionDefinition definition)
+    public InterruptEventFds(PciFunctionDefinition definition, string name, ILogger log)
     {
         _intxCount = definition.Identity.InterruptPin != 0 ? 1 : 0;
         _msi = new FileDescriptor?[definition.Msi?.Vectors ?? 0];
         _msix = new FileDescriptor?[definition.Msix?.Vectors ?? 0];
+        _signaller = new InterruptSignaller(IntxLine + 1 + _msi.Length + _msix.Length, EventFdOf, name, log);
     }
+
+    // The signaller's lines: INTx, then the MSI vectors, then the MSI-X vectors.
+    private const int IntxLine = 0;
+    private int MsiLine(int vector) => IntxLine + 1 + vector;
+    private int MsixLine(int vector) => IntxLine + 1 + _msi.Length + vector;
 
     /// <summary>QEMU's client emulates the MSI-X table and PBA itself (hw/vfio-user/pci.c).</summary>
     public bool EmulatesMsixTable => true;
 
     /// <summary>Eventfd writes made so far, for diagnostics.</summary>
-    public long SignalledCount => Interlocked.Read(ref _signalled);
+    public long SignalledCount => _signaller.SignalledCount;
 
     /// <summary>Vectors of each IRQ index, as reported by DEVICE_GET_IRQ_INFO.</summary>
     public int CountOf(int index) => index switch
@@ -73,10 +82,16 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
     }
 
     /// <inheritdoc/>
-    public void SignalMsi(int vector, MsiMessage message) => SignalVector(_msi, vector);
+    public void SignalMsi(int vector, MsiMessage message)
+    {
+        if ((uint)vector < (uint)_msi.Length) _signaller.Post(MsiLine(vector));
+    }
 
     /// <inheritdoc/>
-    public void SignalMsix(int vector, MsiMessage message) => SignalVector(_msix, vector);
+    public void SignalMsix(int vector, MsiMessage message)
+    {
+        if ((uint)vector < (uint)_msix.Length) _signaller.Post(MsixLine(vector));
+    }
 
     /// <summary>
     /// Applies one SET_IRQS command whose header fields have been checked for shape. Takes
@@ -99,6 +114,7 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
     /// <summary>Closes every eventfd (the client went away).</summary>
     public void Dispose()
     {
+        _signaller.Dispose();
         lock (_lock)
         {
             Replace(ref _intx, null);
@@ -156,8 +172,8 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
                         if (_intxLevel) FireIntxLocked();
                         break;
                     case (IntxIrqIndex, IrqSetActionTrigger): FireIntxLocked(); break;
-                    case (MsiIrqIndex, _): Signal(_msi[vector]); break;
-                    case (MsixIrqIndex, _): Signal(_msix[vector]); break;
+                    case (MsiIrqIndex, _): _signaller.Post(MsiLine(vector)); break;
+                    case (MsixIrqIndex, _): _signaller.Post(MsixLine(vector)); break;
                     default: return Errno.EINVAL;
                 }
             }
@@ -201,23 +217,22 @@ internal sealed class InterruptEventFds : IInterruptSink, IDisposable
         }
     }
 
-    private void SignalVector(FileDescriptor?[] vectors, int vector)
-    {
-        if ((uint)vector >= (uint)vectors.Length) return;
-        lock (_lock) Signal(vectors[vector]);
-    }
-
     private void FireIntxLocked()
     {
         if (_intx is null) return;
-        Signal(_intx);
+        _signaller.Post(IntxLine);
         _intxMasked = true;
     }
 
-    private void Signal(FileDescriptor? fd)
+    /// <summary>The eventfd of a signaller line now; the signaller leases it before writing.</summary>
+    private FileDescriptor? EventFdOf(int line)
     {
-        if (fd is null) return;
-        if (EventFd.Signal(fd)) Interlocked.Increment(ref _signalled);
+        lock (_lock)
+        {
+            if (line == IntxLine) return _intx;
+            int vector = line - MsiLine(0);
+            return vector < _msi.Length ? _msi[vector] : _msix[vector - _msi.Length];
+        }
     }
 
     private static void Replace(ref FileDescriptor? slot, FileDescriptor? value)

@@ -15,14 +15,28 @@ public sealed record VfioUserServerOptions
     /// <summary>Most file descriptors accepted with one message (offered as <c>max_msg_fds</c>).</summary>
     public int MaxMessageFds { get; init; } = 16;
 
-    /// <summary>Most DMA regions mapped at once (offered as <c>max_dma_maps</c>); DMA_MAP beyond it fails with ENOSPC.</summary>
-    public int MaxDmaMaps { get; init; } = 65535;
+    /// <summary>
+    /// Most DMA regions mapped at once (offered as <c>max_dma_maps</c>); DMA_MAP beyond it fails
+    /// with ENOSPC. QEMU maps a few dozen (RAM blocks, ROMs); each window with a file is one of
+    /// the process's limited memory mappings, shared by every device it serves.
+    /// </summary>
+    public int MaxDmaMaps { get; init; } = 1024;
 
     /// <summary>Byte layout of DMA_READ/WRITE messages; QEMU's client differs from the spec (see <see cref="Protocol.DmaMessageLayout"/>).</summary>
     public DmaMessageLayout DmaMessageLayout { get; init; } = DmaMessageLayout.Qemu;
 
-    /// <summary>How long a DMA_READ/WRITE sent to the client may wait for its reply before the access fails.</summary>
+    /// <summary>
+    /// How long a DMA_READ/WRITE sent to the client may wait for its reply (the client is then
+    /// disconnected: it broke the protocol), and how long a reply or request may wait for a client
+    /// that stopped reading its socket.
+    /// </summary>
     public TimeSpan ServerRequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a connected client may take to send VERSION. The device serves one client at a
+    /// time, so one that connects and says nothing would otherwise keep every later client out.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Remove a leftover socket file at the path before listening (a crashed server leaves one).</summary>
     public bool ReplaceStaleSocket { get; init; } = true;
@@ -35,6 +49,8 @@ public sealed record VfioUserServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxMessageFds), MaxMessageFds, "Must be 1..64.");
         if (MaxDmaMaps is < 1 or > 65535)
             throw new ArgumentOutOfRangeException(nameof(MaxDmaMaps), MaxDmaMaps, "Must be 1..65535.");
+        if (HandshakeTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "Must be positive.");
         if (ServerRequestTimeout <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(ServerRequestTimeout), ServerRequestTimeout, "Must be positive.");
     }
