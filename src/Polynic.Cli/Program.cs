@@ -7,4 +7,5 @@ root.Subcommands.Add(GuestCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModulesCommand.Create());
 root.Subcommands.Add(ModulesCommand.CreateNics());
+root.Subcommands.Add(FuzzCommand.Create());
 return await root.Parse(args).InvokeAsync();

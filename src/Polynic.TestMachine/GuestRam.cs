@@ -10,6 +10,7 @@ namespace Polynic.TestMachine;
 public sealed class GuestRam : IGuestMemory
 {
     private readonly byte[] _bytes;
+    private long _refused;
 
     /// <summary>Creates <paramref name="size"/> bytes of zeroed RAM.</summary>
     public GuestRam(int size) => _bytes = new byte[size];
@@ -17,13 +18,16 @@ public sealed class GuestRam : IGuestMemory
     /// <summary>RAM size in bytes.</summary>
     public int Size => _bytes.Length;
 
+    /// <summary>Reads and writes refused because they touched bytes outside RAM (a fuzzer reports them).</summary>
+    public long RefusedCount => Interlocked.Read(ref _refused);
+
     /// <summary>Direct access for test setup and checks (not bounds-checked against guest rules).</summary>
     public Span<byte> Span(ulong address, int length) => _bytes.AsSpan(checked((int)address), length);
 
     /// <inheritdoc/>
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!Contains(address, destination.Length)) return false;
+        if (!Contains(address, destination.Length)) return Refuse();
         _bytes.AsSpan((int)address.Value, destination.Length).CopyTo(destination);
         return true;
     }
@@ -31,9 +35,15 @@ public sealed class GuestRam : IGuestMemory
     /// <inheritdoc/>
     public bool TryWrite(GuestAddress address, ReadOnlySpan<byte> source)
     {
-        if (!Contains(address, source.Length)) return false;
+        if (!Contains(address, source.Length)) return Refuse();
         source.CopyTo(_bytes.AsSpan((int)address.Value));
         return true;
+    }
+
+    private bool Refuse()
+    {
+        Interlocked.Increment(ref _refused);
+        return false;
     }
 
     private bool Contains(GuestAddress address, int length) =>
