@@ -190,6 +190,9 @@ public static unsafe partial class LibC
     /// <summary>f_type of hugetlbfs (linux/magic.h).</summary>
     public const long HUGETLBFS_MAGIC = 0x958458f6;
 
+    [LibraryImport(Lib, EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
+
     [LibraryImport(Lib, EntryPoint = "setsockopt", SetLastError = true)]
     public static partial int setsockopt(FileDescriptor fd, int level, int name, void* value, uint length);
 

@@ -17,6 +17,7 @@ internal static class FuzzCommand
     {
         var command = new Command("fuzz", "Fuzz Polynic at scale; every failure is printed with the seed that replays it. Exit 1 on any failure.");
         command.Subcommands.Add(Devices());
+        command.Subcommands.Add(FuzzProtocolCommand.Create());
         return command;
     }
 
