@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace Polynic.Ports.Capture;
 
@@ -34,11 +33,9 @@ public sealed class PcapngWriter : IDisposable
     private readonly PcapngWriterOptions _options;
     private readonly byte[] _buffer;
     private readonly byte[] _application;
-    private readonly string[] _rotatedPaths;
     private readonly List<InterfaceDescription> _interfaces = [];
     private readonly ITimer? _flushTimer;
-    private SafeFileHandle? _file;
-    private long _fileOffset;
+    private readonly CaptureDestination _destination;
     private int _buffered;
     private int _packetsInFile;
     private long _packetsWritten;
@@ -56,21 +53,30 @@ public sealed class PcapngWriter : IDisposable
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
     public PcapngWriter(string path, PcapngWriterOptions? options = null)
+        : this(options, validated => new CaptureFileSet(NonEmpty(path), validated.KeepFiles))
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        _options = options ??= new PcapngWriterOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.BufferSize, MinBufferSize, nameof(options.BufferSize));
-        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxFileBytes, nameof(options.MaxFileBytes));
-        ArgumentOutOfRangeException.ThrowIfNegative(options.KeepFiles, nameof(options.KeepFiles));
-        ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
-        if (!Enum.IsDefined(options.TimestampResolution))
-            throw new ArgumentOutOfRangeException(nameof(options), options.TimestampResolution, "Unknown timestamp resolution.");
+    }
 
-        Path = System.IO.Path.GetFullPath(path);
+    /// <summary>
+    /// Writes the capture into <paramref name="stream"/> (a pipe to a reader, a test's stream),
+    /// section header first. A stream does not rotate: <see cref="PcapngWriterOptions.MaxFileBytes"/> must be 0.
+    /// </summary>
+    internal PcapngWriter(Stream stream, PcapngWriterOptions? options = null, bool leaveOpen = false)
+        : this(options, validated =>
+        {
+            ArgumentNullException.ThrowIfNull(stream);
+            if (validated.MaxFileBytes != 0) throw new ArgumentException("A stream cannot rotate; MaxFileBytes must be 0.", nameof(options));
+            return new CaptureStream(stream, leaveOpen);
+        })
+    {
+    }
+
+    private PcapngWriter(PcapngWriterOptions? options, Func<PcapngWriterOptions, CaptureDestination> open)
+    {
+        _options = options = Check(options);
         _application = Utf8(options.Application ?? "", nameof(options.Application));
         _buffer = new byte[options.BufferSize];
-        _rotatedPaths = RotatedPaths(Path, options.KeepFiles);
-        _file = Open(Path);
+        _destination = open(options);
         Append(PcapngBlocks.WriteSectionHeader(Reserve(PcapngBlocks.SectionHeaderLength(_application.Length)), _application));
 
         var interval = options.FlushInterval;
@@ -78,11 +84,11 @@ public sealed class PcapngWriter : IDisposable
             _flushTimer = options.TimeProvider.CreateTimer(static state => ((PcapngWriter)state!).FlushQuietly(), this, interval, interval);
     }
 
-    /// <summary>Full path of the current file.</summary>
-    public string Path { get; }
+    /// <summary>Full path of the current file (for a stream: its type, in parentheses).</summary>
+    public string Path => _destination.Path;
 
     /// <summary>Paths of the rotated files, newest first ("x.1.pcapng" … "x.N.pcapng"); they exist once rotation reached them.</summary>
-    public IReadOnlyList<string> RotatedFiles => _rotatedPaths;
+    public IReadOnlyList<string> RotatedFiles => _destination.RotatedFiles;
 
     /// <summary>Packets written (buffered or on disk), across all files.</summary>
     public long PacketsWritten => Volatile.Read(ref _packetsWritten);
@@ -182,8 +188,7 @@ public sealed class PcapngWriter : IDisposable
             if (_disposed) return;
             _disposed = true;
             if (_fault is null) TryWriteBuffer();
-            _file?.Dispose();
-            _file = null;
+            _destination.Dispose();
         }
         _flushTimer?.Dispose();
     }
@@ -201,7 +206,7 @@ public sealed class PcapngWriter : IDisposable
         var description = _interfaces[interfaceId];
         int captured = Math.Min(frame.Length, description.SnapLength);
         int blockLength = PcapngBlocks.PacketBlockLength(captured);
-        if (_options.MaxFileBytes > 0 && _packetsInFile > 0 && _fileOffset + _buffered + blockLength > _options.MaxFileBytes)
+        if (_options.MaxFileBytes > 0 && _packetsInFile > 0 && _destination.Length + _buffered + blockLength > _options.MaxFileBytes)
             Rotate();
 
         var data = frame[..captured];
@@ -244,21 +249,7 @@ public sealed class PcapngWriter : IDisposable
     private void Rotate()
     {
         WriteBuffer();
-        _file!.Dispose();
-        _file = null;
-        if (_rotatedPaths.Length == 0)
-        {
-            File.Delete(Path);
-        }
-        else
-        {
-            File.Delete(_rotatedPaths[^1]);
-            for (int i = _rotatedPaths.Length - 1; i > 0; i--)
-                if (File.Exists(_rotatedPaths[i - 1])) File.Move(_rotatedPaths[i - 1], _rotatedPaths[i], overwrite: true);
-            File.Move(Path, _rotatedPaths[0], overwrite: true);
-        }
-        _file = Open(Path);
-        _fileOffset = 0;
+        _destination.StartNewFile();
         _packetsInFile = 0;
         Append(PcapngBlocks.WriteSectionHeader(Reserve(PcapngBlocks.SectionHeaderLength(_application.Length)), _application));
         foreach (var description in _interfaces) WriteInterface(description);
@@ -281,11 +272,7 @@ public sealed class PcapngWriter : IDisposable
         _buffered = 0;
     }
 
-    private void WriteFile(ReadOnlySpan<byte> data)
-    {
-        RandomAccess.Write(_file!, data, _fileOffset);
-        _fileOffset += data.Length;
-    }
+    private void WriteFile(ReadOnlySpan<byte> data) => _destination.Write(data);
 
     private void TryWriteBuffer()
     {
@@ -299,23 +286,28 @@ public sealed class PcapngWriter : IDisposable
         }
     }
 
-    private static SafeFileHandle Open(string path) =>
-        File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete);
+    private static PcapngWriterOptions Check(PcapngWriterOptions? options)
+    {
+        options ??= new PcapngWriterOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BufferSize, MinBufferSize, nameof(options.BufferSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxFileBytes, nameof(options.MaxFileBytes));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.KeepFiles, nameof(options.KeepFiles));
+        ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
+        if (!Enum.IsDefined(options.TimestampResolution))
+            throw new ArgumentOutOfRangeException(nameof(options), options.TimestampResolution, "Unknown timestamp resolution.");
+        return options;
+    }
+
+    private static string NonEmpty(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return path;
+    }
 
     private static byte[] Utf8(string text, string parameter)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text);
         if (bytes.Length > MaxNameBytes) throw new ArgumentException($"Longer than {MaxNameBytes} UTF-8 bytes.", parameter);
         return bytes;
-    }
-
-    private static string[] RotatedPaths(string path, int keep)
-    {
-        string directory = System.IO.Path.GetDirectoryName(path) ?? "";
-        string stem = System.IO.Path.GetFileNameWithoutExtension(path);
-        string extension = System.IO.Path.GetExtension(path);
-        var paths = new string[keep];
-        for (int i = 0; i < keep; i++) paths[i] = System.IO.Path.Combine(directory, $"{stem}.{i + 1}{extension}");
-        return paths;
     }
 }

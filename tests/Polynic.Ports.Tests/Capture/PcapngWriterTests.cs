@@ -209,6 +209,24 @@ public sealed class PcapngWriterTests
     }
 
     [Fact]
+    public void A_capture_into_a_stream_is_a_pcapng_tshark_reads_and_refuses_rotation()
+    {
+        using var files = new CaptureFiles();
+        var stream = new MemoryStream();
+        var writer = new PcapngWriter(stream, leaveOpen: true);
+        int nic = writer.AddInterface("nic0");
+        writer.WritePacket(nic, Numbered(1), CaptureDirection.Inbound);
+        writer.WritePacket(nic, Numbered(2), CaptureDirection.Outbound);
+        writer.Dispose();
+        File.WriteAllBytes(files["stream.pcapng"], stream.ToArray());
+
+        var rows = Tshark.Fields(files["stream.pcapng"], null, "frame.interface_name", "eth.src");
+        Assert.Equal([["nic0", "02:00:00:00:00:01"], ["nic0", "02:00:00:00:00:02"]], rows);
+        Assert.Equal("(MemoryStream)", writer.Path);
+        Assert.Throws<ArgumentException>(() => new PcapngWriter(new MemoryStream(), new PcapngWriterOptions { MaxFileBytes = 4096 }));
+    }
+
+    [Fact]
     public void Writing_a_packet_allocates_nothing()
     {
         using var files = new CaptureFiles();
