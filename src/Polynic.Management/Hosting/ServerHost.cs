@@ -106,7 +106,12 @@ public sealed class ServerHost : IAsyncDisposable
             if (configuration.Capture is { } c)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(c.File)!);
-                host._capture = new PcapngWriter(c.File, new PcapngWriterOptions { MaxFileBytes = c.MaxBytes, KeepFiles = c.Files });
+                host._capture = new PcapngWriter(c.File, new PcapngWriterOptions
+                {
+                    MaxFileBytes = c.MaxBytes,
+                    KeepFiles = c.Files,
+                    Log = loggers.CreateLogger("Polynic.Capture"),
+                });
             }
             foreach (var s in configuration.Switches)
                 host._switches.Add(s.Name, new L2Switch(s.Name, new L2SwitchOptions { MacAgingTime = s.Aging, MaxFrameLength = 9018 + 4 }));

@@ -11,13 +11,13 @@ public sealed class PcapngWriterTests
     private static readonly DateTimeOffset Moment = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000).AddTicks(1_234_567);
 
     // A frame whose source MAC carries a sequence number, so tshark's eth.src shows which one it is.
-    private static byte[] Numbered(int sequence, int length = 60)
+    internal static byte[] Numbered(int sequence, int length = 60)
     {
         var frame = Frames.Ethernet(MacB, [0x02, 0, 0, 0, (byte)(sequence >> 8), (byte)sequence], 0x88B5, new byte[length - 14]);
         return frame;
     }
 
-    private static int SequenceOf(string mac) => Convert.ToInt32(mac[^5..].Replace(":", ""), 16);
+    internal static int SequenceOf(string mac) => Convert.ToInt32(mac[^5..].Replace(":", ""), 16);
 
     [Fact]
     public void Section_and_interface_headers_alone_make_a_file_tshark_reads()
