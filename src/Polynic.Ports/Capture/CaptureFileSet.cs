@@ -1,26 +1,49 @@
 using Microsoft.Win32.SafeHandles;
+using Polynic.Native;
 
 namespace Polynic.Ports.Capture;
 
 /// <summary>
-/// The current capture file and its rotated predecessors (x.pcapng, x.1.pcapng … x.N.pcapng).
+/// The current capture file and its rotated predecessors (x.pcapng, x.1.pcapng … x.N.pcapng),
+/// all in one <see cref="PrivateDirectory"/>: a capture is often written by root into a directory
+/// such as /var/tmp/polynic, so every file is created new (0600, never through a link) and every
+/// rename and removal stays inside the directory that was checked.
 /// </summary>
 internal sealed class CaptureFileSet : CaptureDestination
 {
-    private readonly string _path;
+    private readonly PrivateDirectory _directory;
+    private readonly string _name;
+    private readonly string[] _rotatedNames;
     private readonly string[] _rotatedPaths;
     private SafeFileHandle? _file;
 
-    /// <summary>Creates (or truncates) the file at <paramref name="path"/>; keeps <paramref name="keep"/> rotated files.</summary>
+    /// <summary>
+    /// Opens (creating it 0700 if missing) and checks the directory of <paramref name="path"/>,
+    /// then creates the file, replacing a file of ours from an earlier run; keeps
+    /// <paramref name="keep"/> rotated files.
+    /// </summary>
+    /// <exception cref="UnsafePathException">The directory or the name is not safe to write (see <see cref="PrivateDirectory"/>).</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
     public CaptureFileSet(string path, int keep)
     {
-        _path = System.IO.Path.GetFullPath(path);
-        _rotatedPaths = RotatedPaths(_path, keep);
-        _file = Open(_path);
+        string full = System.IO.Path.GetFullPath(path);
+        _name = System.IO.Path.GetFileName(full);
+        if (_name.Length == 0) throw new ArgumentException($"{path} names a directory, not a capture file.", nameof(path));
+        _directory = PrivateDirectory.Open(System.IO.Path.GetDirectoryName(full)!);
+        try
+        {
+            _rotatedNames = RotatedNames(_name, keep);
+            _rotatedPaths = Array.ConvertAll(_rotatedNames, _directory.Combine);
+            _file = _directory.CreateFile(_name, replace: true);
+        }
+        catch
+        {
+            _directory.Dispose();
+            throw;
+        }
     }
 
-    public override string Path => _path;
+    public override string Path => _directory.Combine(_name);
 
     public override bool CanRotate => true;
 
@@ -37,18 +60,18 @@ internal sealed class CaptureFileSet : CaptureDestination
     {
         _file?.Dispose();
         _file = null;
-        if (_rotatedPaths.Length == 0)
+        if (_rotatedNames.Length == 0)
         {
-            File.Delete(_path);
+            _directory.DeleteFile(_name);
         }
         else
         {
-            File.Delete(_rotatedPaths[^1]);
-            for (int i = _rotatedPaths.Length - 1; i > 0; i--)
-                if (File.Exists(_rotatedPaths[i - 1])) File.Move(_rotatedPaths[i - 1], _rotatedPaths[i], overwrite: true);
-            File.Move(_path, _rotatedPaths[0], overwrite: true);
+            // Renames replace the name they land on (never following a link there).
+            _directory.DeleteFile(_rotatedNames[^1]);
+            for (int i = _rotatedNames.Length - 1; i > 0; i--) _directory.Rename(_rotatedNames[i - 1], _rotatedNames[i]);
+            _directory.Rename(_name, _rotatedNames[0]);
         }
-        _file = Open(_path);
+        _file = _directory.CreateFile(_name);
         Length = 0;
     }
 
@@ -56,18 +79,15 @@ internal sealed class CaptureFileSet : CaptureDestination
     {
         _file?.Dispose();
         _file = null;
+        _directory.Dispose();
     }
 
-    private static SafeFileHandle Open(string path) =>
-        File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete);
-
-    private static string[] RotatedPaths(string path, int keep)
+    private static string[] RotatedNames(string name, int keep)
     {
-        string directory = System.IO.Path.GetDirectoryName(path) ?? "";
-        string stem = System.IO.Path.GetFileNameWithoutExtension(path);
-        string extension = System.IO.Path.GetExtension(path);
-        var paths = new string[keep];
-        for (int i = 0; i < keep; i++) paths[i] = System.IO.Path.Combine(directory, $"{stem}.{i + 1}{extension}");
-        return paths;
+        string stem = System.IO.Path.GetFileNameWithoutExtension(name);
+        string extension = System.IO.Path.GetExtension(name);
+        var names = new string[keep];
+        for (int i = 0; i < keep; i++) names[i] = $"{stem}.{i + 1}{extension}";
+        return names;
     }
 }

@@ -55,10 +55,13 @@ public sealed class PcapngWriter : IDisposable
     private int _disposed;
 
     /// <summary>
-    /// Creates (or truncates) the file at <paramref name="path"/> and starts the writer thread.
-    /// Rotated files of an earlier run stay until rotation replaces them.
+    /// Creates the file at <paramref name="path"/> and starts the writer thread. The directory is
+    /// created 0700 if missing and must otherwise be safe from other local users (see
+    /// <see cref="Native.PrivateDirectory"/>); files are created 0600, never through a link. A
+    /// capture file of an earlier run is replaced; its rotated files stay until rotation replaces them.
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
+    /// <exception cref="Native.UnsafePathException">The directory, or something already at the file's name, could be changed by another user or is a link.</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
     public PcapngWriter(string path, PcapngWriterOptions? options = null)
         : this(options, validated => new CaptureFileSet(NonEmpty(path), validated.KeepFiles))
