@@ -25,10 +25,7 @@ internal static partial class LanDemo
         await rig.EnsurePreparedAsync(new LineProgress(output), cancellationToken);
 
         var work = Directory.CreateTempSubdirectory("polynic-demo-");
-        Directory.CreateDirectory(captureDirectory);
-        // Keep only the latest demo's capture: a demo run captures a few hundred megabytes of headers.
-        foreach (var old in Directory.EnumerateFiles(captureDirectory, "polynic-demo-*.pcapng")) File.Delete(old);
-        var capture = Path.Combine(captureDirectory, $"polynic-demo-{DateTime.Now:yyyyMMdd-HHmmss}.pcapng");
+        var capture = DemoCapture.Prepare(captureDirectory, DateTime.Now);
         try
         {
             var configuration = new PolynicConfiguration("demo",
