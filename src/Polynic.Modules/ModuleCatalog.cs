@@ -31,7 +31,7 @@ public sealed class ModuleCatalog
     public ModuleCatalog(ModuleCatalogOptions? options = null)
     {
         options ??= new ModuleCatalogOptions();
-        _loader = new ModuleLoader(new SourceModuleCompiler(options.CacheDirectory));
+        _loader = new ModuleLoader(new SourceModuleCompiler(options.CacheDirectory, options.Log));
         _reserved = new HashSet<string>(options.ReservedPersonalities, StringComparer.OrdinalIgnoreCase);
         _log = options.Log;
     }

@@ -8,7 +8,10 @@ public sealed class ModuleCatalogOptions
     /// <summary>The default cache of compiled source modules.</summary>
     public const string DefaultCacheDirectory = "/var/cache/polynic/modules";
 
-    /// <summary>Where compiled source modules are kept, keyed by SHA-256 of source and SDK version.</summary>
+    /// <summary>
+    /// Where compiled source modules are kept, keyed by SHA-256 of source and SDK version. Created
+    /// 0700; if another user owns it or may write it, it is not used (modules are compiled on every load).
+    /// </summary>
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.Extensions.Logging;
 using Polynic.Core.Modules;
 
 namespace Polynic.Modules;
@@ -22,20 +23,28 @@ public sealed record SourceCompilation(string File, byte[]? Image, IReadOnlyList
 /// assemblies and Polynic.Core, and caches the result on disk under the SHA-256 of the source
 /// and the SDK version, so a server restart does not recompile an unchanged module.
 /// </summary>
-/// <remarks>Thread-safe. Two threads compiling the same source both compile; the cache entry is replaced atomically.</remarks>
+/// <remarks>
+/// Thread-safe. Two threads compiling the same source both compile; the cache entry is replaced
+/// atomically. The server runs what the cache holds, so the cache is used only in a directory no
+/// other local user can change, and a cached image only if it matches the SHA-256 recorded when
+/// it was compiled; otherwise the module is compiled again and the reason logged.
+/// </remarks>
 public sealed class SourceModuleCompiler
 {
+    private readonly CompiledModuleCache _cache;
     private int _compilations;
 
-    /// <summary>Creates a compiler that caches in <paramref name="cacheDirectory"/> (created when first needed).</summary>
+    /// <summary>Creates a compiler that caches in <paramref name="cacheDirectory"/> (created 0700 when first needed).</summary>
     /// <param name="cacheDirectory">Cache directory; see <see cref="ModuleCatalogOptions.CacheDirectory"/>.</param>
-    public SourceModuleCompiler(string cacheDirectory)
+    /// <param name="log">Where a cache that is not used, or an image that is refused, is reported; null for nowhere.</param>
+    public SourceModuleCompiler(string cacheDirectory, ILogger? log = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
         CacheDirectory = Path.GetFullPath(cacheDirectory);
+        _cache = new CompiledModuleCache(CacheDirectory, log);
     }
 
-    /// <summary>Where compiled images are kept.</summary>
+    /// <summary>Where compiled images are kept (each with the SHA-256 it had when compiled).</summary>
     public string CacheDirectory { get; }
 
     /// <summary>How many times this compiler has run Roslyn (cache misses); for tests and metrics.</summary>
@@ -53,8 +62,7 @@ public sealed class SourceModuleCompiler
         string file = Path.GetFullPath(sourcePath);
         byte[] source = File.ReadAllBytes(file);
         string key = CacheKey(source);
-        string cached = Path.Combine(CacheDirectory, key + ".dll");
-        if (TryReadCache(cached) is { } hit) return new SourceCompilation(file, hit, [], FromCache: true);
+        if (_cache.TryRead(key) is { } hit) return new SourceCompilation(file, hit, [], FromCache: true);
 
         Interlocked.Increment(ref _compilations);
         var text = Microsoft.CodeAnalysis.Text.SourceText.From(source, source.Length, Encoding.UTF8, canBeEmbedded: true);
@@ -80,7 +88,7 @@ public sealed class SourceModuleCompiler
         if (!result.Success) return new SourceCompilation(file, null, diagnostics, FromCache: false);
 
         byte[] bytes = image.ToArray();
-        WriteCache(cached, bytes);
+        _cache.Write(key, bytes);
         return new SourceCompilation(file, bytes, diagnostics, FromCache: false);
     }
 
@@ -104,33 +112,5 @@ public sealed class SourceModuleCompiler
             d.Severity == DiagnosticSeverity.Error ? "error" : "warning",
             d.Id,
             d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private static byte[]? TryReadCache(string path)
-    {
-        try
-        {
-            return File.Exists(path) ? File.ReadAllBytes(path) : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private void WriteCache(string path, byte[] image)
-    {
-        // A cache that cannot be written (read-only /var, no permission) only costs a
-        // recompilation next time; it must not fail the load.
-        try
-        {
-            Directory.CreateDirectory(CacheDirectory);
-            string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllBytes(temporary, image);
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
     }
 }

@@ -22,9 +22,11 @@ public static class Errno
     public const int EBUSY = 16;
     public const int EEXIST = 17;
     public const int ENODEV = 19;
+    public const int ENOTDIR = 20;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
     public const int ENOSYS = 38;
+    public const int ELOOP = 40;
     public const int EBADFD = 77;
     public const int ENOTSUP = 95;
     public const int ETIMEDOUT = 110;
@@ -46,9 +48,11 @@ public static class Errno
         EBUSY => nameof(EBUSY),
         EEXIST => nameof(EEXIST),
         ENODEV => nameof(ENODEV),
+        ENOTDIR => nameof(ENOTDIR),
         EINVAL => nameof(EINVAL),
         ENOSPC => nameof(ENOSPC),
         ENOSYS => nameof(ENOSYS),
+        ELOOP => nameof(ELOOP),
         EBADFD => nameof(EBADFD),
         ENOTSUP => nameof(ENOTSUP),
         ETIMEDOUT => nameof(ETIMEDOUT),

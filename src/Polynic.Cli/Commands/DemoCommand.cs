@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Polynic.Cli.Demo;
+using Polynic.Native;
 using Polynic.Rig;
 
 namespace Polynic.Cli.Commands;
@@ -37,6 +38,11 @@ internal static class DemoCommand
             catch (RigPrerequisiteException e)
             {
                 Console.Error.WriteLine($"polynic demo: {e.Message}");
+                return 2;
+            }
+            catch (UnsafePathException e)
+            {
+                Console.Error.WriteLine($"polynic demo: capture directory refused: {e.Message}. Remove it, or choose another with --capture-dir.");
                 return 2;
             }
             catch (Exception e) when (e is RigException or IOException or OperationCanceledException)

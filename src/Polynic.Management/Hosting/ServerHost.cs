@@ -95,7 +95,10 @@ public sealed class ServerHost : IAsyncDisposable
     /// <param name="modules">Where personalities come from (compiled, source and descriptor modules).</param>
     /// <param name="loggers">Where logs go.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
-    /// <exception cref="IOException">The capture file cannot be created; nothing is left running.</exception>
+    /// <exception cref="IOException">
+    /// The capture file cannot be created, or its directory or name is not safe from other local
+    /// users (<see cref="Polynic.Native.UnsafePathException"/>, naming the problem); nothing is left running.
+    /// </exception>
     public static async Task<ServerHost> StartAsync(PolynicConfiguration configuration, ModuleCatalog modules, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -105,8 +108,13 @@ public sealed class ServerHost : IAsyncDisposable
         {
             if (configuration.Capture is { } c)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(c.File)!);
-                host._capture = new PcapngWriter(c.File, new PcapngWriterOptions { MaxFileBytes = c.MaxBytes, KeepFiles = c.Files });
+                // The writer creates the directory 0700 if missing and refuses one another user could change.
+                host._capture = new PcapngWriter(c.File, new PcapngWriterOptions
+                {
+                    MaxFileBytes = c.MaxBytes,
+                    KeepFiles = c.Files,
+                    Log = loggers.CreateLogger("Polynic.Capture"),
+                });
             }
             foreach (var s in configuration.Switches)
                 host._switches.Add(s.Name, new L2Switch(s.Name, new L2SwitchOptions { MacAgingTime = s.Aging, MaxFrameLength = 9018 + 4 }));

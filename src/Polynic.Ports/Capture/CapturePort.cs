@@ -13,7 +13,9 @@ namespace Polynic.Ports.Capture;
 /// records what the wire carried. An outbound frame is recorded before the inner port takes
 /// it, whether or not the inner port accepts it. A frame sent with an offload is recorded as
 /// the NIC handed it over (partial checksum, unsegmented), as tcpdump on a tap shows it.
-/// The writer is shared, so the capture port never disposes it.
+/// Recording never waits for storage: the writer queues a copy, and a frame it cannot queue
+/// is left out of the capture and counted in <see cref="Counters"/>, never dropped from the
+/// port. The writer is shared, so the capture port never disposes it.
 /// </remarks>
 public sealed class CapturePort : PortDecorator
 {
@@ -44,24 +46,27 @@ public sealed class CapturePort : PortDecorator
     /// <summary>The interface's id in the writer.</summary>
     public int InterfaceId { get; }
 
+    /// <summary>Frames this port handed to the writer and frames left out of the capture.</summary>
+    public CaptureCounters Counters { get; } = new();
+
     /// <inheritdoc/>
     public override bool Send(ReadOnlySpan<byte> frame)
     {
-        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Outbound);
+        Record(frame, CaptureDirection.Outbound);
         return Inner.Send(frame);
     }
 
     /// <inheritdoc/>
     public override bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
-        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Outbound);
+        Record(frame, CaptureDirection.Outbound);
         return Inner.Send(frame, offload);
     }
 
     /// <inheritdoc/>
     public override void Receive(ReadOnlySpan<byte> frame)
     {
-        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Inbound);
+        Record(frame, CaptureDirection.Inbound);
         base.Receive(frame);
     }
 
@@ -72,7 +77,10 @@ public sealed class CapturePort : PortDecorator
     /// </remarks>
     public override void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
-        _writer.WritePacket(InterfaceId, frame, CaptureDirection.Inbound);
+        Record(frame, CaptureDirection.Inbound);
         base.Receive(frame, offload);
     }
+
+    private void Record(ReadOnlySpan<byte> frame, CaptureDirection direction) =>
+        Counters.Count(_writer.WritePacket(InterfaceId, frame, direction));
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Polynic.Ports.Capture;
 
 /// <summary>Settings of a <see cref="PcapngWriter"/>.</summary>
@@ -32,4 +34,22 @@ public sealed record PcapngWriterOptions
 
     /// <summary>Written as the section header's shb_userappl option.</summary>
     public string Application { get; init; } = "Polynic";
+
+    /// <summary>
+    /// Frames that may wait for the writer thread; when that many wait (the storage is slower than
+    /// the traffic), further frames are left out of the capture and counted. Default 8192.
+    /// </summary>
+    public int QueueFrames { get; init; } = 8192;
+
+    /// <summary>
+    /// Bytes of captured frame data that may wait for the writer thread, allocated once; at least
+    /// <see cref="PcapngWriter.MaxSnapLength"/>, so every frame fits an empty queue. Default 8 MiB.
+    /// </summary>
+    public int QueueBytes { get; init; } = 8 << 20;
+
+    /// <summary>Where frames left out of the capture (at most one line per <see cref="DropReportInterval"/>) and a failed file are logged; null for nowhere.</summary>
+    public ILogger? Log { get; init; }
+
+    /// <summary>Shortest time between two log lines about frames left out of the capture. Default 10 s.</summary>
+    public TimeSpan DropReportInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

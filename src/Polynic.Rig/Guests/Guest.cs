@@ -32,14 +32,14 @@ public sealed class Guest : IAsyncDisposable
     private bool failed;
     private int disposed;
 
-    private Guest(Process qemu, GuestOptions options, string workDirectory, string? qmpSocket, ILogger logger)
+    private Guest(Process qemu, GuestOptions options, string workDirectory, SerialLog serial, string? qmpSocket, ILogger logger)
     {
         this.qemu = qemu;
         this.options = options;
         this.logger = logger;
+        this.serial = serial;
         WorkDirectory = workDirectory;
         QmpSocketPath = qmpSocket;
-        serial = new SerialLog(Path.Combine(workDirectory, "serial.log"));
         serialPump = Task.Run(PumpSerialAsync);
     }
 
@@ -64,10 +64,9 @@ public sealed class Guest : IAsyncDisposable
     internal static Guest Start(GuestImage image, GuestOptions options, ILogger? logger)
     {
         if (options.MemoryMiB < 64) throw new ArgumentException("A guest needs at least 64 MiB.", nameof(options));
-        Directory.CreateDirectory(options.WorkParent);
-        var workDirectory = Path.Combine(options.WorkParent,
+        var (workDirectory, serialFile) = GuestWorkDirectory.Create(options.WorkParent,
             $"{options.Name}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
-        Directory.CreateDirectory(workDirectory);
+        var serial = new SerialLog(Path.Combine(workDirectory, GuestWorkDirectory.SerialLogName), serialFile);
         var qmpSocket = options.EnableQmp ? Path.Combine(workDirectory, "qmp.sock") : null;
 
         var start = new ProcessStartInfo(IsolatedChroot.Launcher)
@@ -79,10 +78,19 @@ public sealed class Guest : IAsyncDisposable
         };
         foreach (var argument in QemuCommandLine.LauncherArguments(image, options, qmpSocket)) start.ArgumentList.Add(argument);
         var process = new Process { StartInfo = start };
-        process.Start();
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            serial.Dispose();
+            process.Dispose();
+            throw;
+        }
         logger ??= NullLogger.Instance;
         logger.LogInformation("Started guest {Name} (QEMU pid {Pid}), work directory {Dir}", options.Name, process.Id, workDirectory);
-        return new Guest(process, options, workDirectory, qmpSocket, logger);
+        return new Guest(process, options, workDirectory, serial, qmpSocket, logger);
     }
 
     /// <summary>Waits until the agent is ready after the latest boot.</summary>

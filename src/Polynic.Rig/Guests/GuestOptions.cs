@@ -45,7 +45,10 @@ public sealed record GuestOptions
     /// <summary>How long a boot (or reboot) may take to reach the agent.</summary>
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
-    /// <summary>Where per-guest work directories go; must be under /tmp or /run (visible inside the root).</summary>
+    /// <summary>
+    /// Where per-guest work directories go; must be under /tmp or /run (visible inside the root).
+    /// Created 0700 if missing; refused if another user owns it or may write it, or it is a link.
+    /// </summary>
     public string WorkParent { get; init; } = "/tmp/polynic-guests";
 
     /// <summary>Keep the work directory (serial log) after a clean dispose too.</summary>

@@ -17,10 +17,11 @@ internal sealed class SerialLog : IDisposable
     private readonly StringBuilder partial = new();
     private readonly Decoder decoder = Encoding.UTF8.GetDecoder();
 
-    public SerialLog(string path)
+    /// <summary>Logs into <paramref name="stream"/> (which it owns), the file at <paramref name="path"/>.</summary>
+    public SerialLog(string path, Stream stream)
     {
         Path = path;
-        file = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { AutoFlush = true };
+        file = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { AutoFlush = true };
     }
 
     public string Path { get; }

@@ -11,13 +11,13 @@ public sealed class PcapngWriterTests
     private static readonly DateTimeOffset Moment = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000).AddTicks(1_234_567);
 
     // A frame whose source MAC carries a sequence number, so tshark's eth.src shows which one it is.
-    private static byte[] Numbered(int sequence, int length = 60)
+    internal static byte[] Numbered(int sequence, int length = 60)
     {
         var frame = Frames.Ethernet(MacB, [0x02, 0, 0, 0, (byte)(sequence >> 8), (byte)sequence], 0x88B5, new byte[length - 14]);
         return frame;
     }
 
-    private static int SequenceOf(string mac) => Convert.ToInt32(mac[^5..].Replace(":", ""), 16);
+    internal static int SequenceOf(string mac) => Convert.ToInt32(mac[^5..].Replace(":", ""), 16);
 
     [Fact]
     public void Section_and_interface_headers_alone_make_a_file_tshark_reads()
@@ -206,6 +206,24 @@ public sealed class PcapngWriterTests
             Assert.Equal(1000, group.Count());
             Assert.All(group, row => Assert.Equal($"nic{SequenceOf(row[1])}", row[0]));
         }
+    }
+
+    [Fact]
+    public void A_capture_into_a_stream_is_a_pcapng_tshark_reads_and_refuses_rotation()
+    {
+        using var files = new CaptureFiles();
+        var stream = new MemoryStream();
+        var writer = new PcapngWriter(stream, leaveOpen: true);
+        int nic = writer.AddInterface("nic0");
+        writer.WritePacket(nic, Numbered(1), CaptureDirection.Inbound);
+        writer.WritePacket(nic, Numbered(2), CaptureDirection.Outbound);
+        writer.Dispose();
+        File.WriteAllBytes(files["stream.pcapng"], stream.ToArray());
+
+        var rows = Tshark.Fields(files["stream.pcapng"], null, "frame.interface_name", "eth.src");
+        Assert.Equal([["nic0", "02:00:00:00:00:01"], ["nic0", "02:00:00:00:00:02"]], rows);
+        Assert.Equal("(MemoryStream)", writer.Path);
+        Assert.Throws<ArgumentException>(() => new PcapngWriter(new MemoryStream(), new PcapngWriterOptions { MaxFileBytes = 4096 }));
     }
 
     [Fact]
