@@ -41,4 +41,5 @@ internal sealed record ProcessSample(
     long NicsRemoved,
     bool ProbeAnswered,
     TimeSpan ProbeTook,
-    int GuestNicsConnected);
+    int GuestNicsConnected,
+    long TransfersRetried);

@@ -30,7 +30,7 @@ internal sealed class ServeProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Lines of the server's log at warning level or above (or on stderr).</summary>
+    /// <summary>Lines of the server's log at warning level or above.</summary>
     public int ErrorLines => Volatile.Read(ref _errorLines);
 
     /// <summary>The repository root: the directory above this program that holds ./polynic.</summary>
@@ -76,7 +76,7 @@ internal sealed class ServeProcess : IAsyncDisposable
     private void Append(string? line, bool stderr)
     {
         if (line is null) return;
-        if (stderr || line.Contains("warn", StringComparison.OrdinalIgnoreCase) || line.Contains("fail", StringComparison.OrdinalIgnoreCase) || line.Contains("crit", StringComparison.OrdinalIgnoreCase))
+        if (line.Contains("warn:", StringComparison.Ordinal) || line.Contains("fail:", StringComparison.Ordinal) || line.Contains("crit:", StringComparison.Ordinal))
             Interlocked.Increment(ref _errorLines);
         lock (_log) _log.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {(stderr ? "E " : "")}{line}");
         if (line.StartsWith("ready", StringComparison.Ordinal)) _ready.TrySetResult();

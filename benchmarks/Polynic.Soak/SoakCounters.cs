@@ -5,6 +5,8 @@ internal sealed class SoakCounters
 {
     public long TransfersOk;
     public long TransfersFailed;
+    /// <summary>Transfers that needed a second or third fetch (the first failed, typically while the link was pulled) and then arrived intact.</summary>
+    public long TransfersRetried;
     public long Mismatches;
     public long BytesOk;
     public long LinkFlaps;

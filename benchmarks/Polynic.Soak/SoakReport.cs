@@ -33,7 +33,7 @@ internal static class SoakReport
             var last = samples[^1];
             r.AppendLine("## Totals");
             r.AppendLine();
-            r.AppendLine(ci, $"- transfers: {last.TransfersOk} intact ({last.BytesOk / 1048576.0:0.0} MiB), {last.TransfersFailed} failed (no data compared), **{last.Mismatches} sha256 mismatches**");
+            r.AppendLine(ci, $"- transfers: {last.TransfersOk} intact ({last.BytesOk / 1048576.0:0.0} MiB), {last.TransfersFailed} failed (no data compared), **{last.Mismatches} sha256 mismatches**; {last.TransfersRetried} intact ones needed a second or third fetch");
             r.AppendLine(ci, $"- link flaps {last.LinkFlaps}, fault episodes {last.FaultEpisodes}, NICs added/removed over the control socket {last.NicsAdded}/{last.NicsRemoved}");
             r.AppendLine(ci, $"- hostile-client attacks: {attacks.Count}; the NIC served a well-behaved client again after {attacks.Count(a => a.Recovered)} of them");
             r.AppendLine(ci, $"- probe of the idle NIC: answered in {samples.Count(s => s.ProbeAnswered)} of {samples.Count} samples, slowest {samples.Max(s => s.ProbeTook.TotalMilliseconds):0} ms");

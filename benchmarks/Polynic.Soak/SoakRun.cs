@@ -95,8 +95,9 @@ internal sealed class SoakRun(SoakSettings settings)
                 }
                 await SampleAsync(server, network, control, hostile, guests.Count);
             }
-            if (!server.HasExited) await SampleAsync(server, network, control, hostile, guests.Count);
-            else if (_fatal.Count == 0) _fatal.Add($"polynic serve exited with status {server.ExitCode}");
+            if (!server.HasExited && (_samples.Count == 0 || _clock.Elapsed - _samples[^1].Elapsed > TimeSpan.FromSeconds(5)))
+                await SampleAsync(server, network, control, hostile, guests.Count);
+            else if (server.HasExited && _fatal.Count == 0) _fatal.Add($"polynic serve exited with status {server.ExitCode}");
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -154,7 +155,7 @@ internal sealed class SoakRun(SoakSettings settings)
         var sample = new ProcessSample(_clock.Elapsed, usage, SoakCounters.Read(ref c.TransfersOk), SoakCounters.Read(ref c.TransfersFailed),
             SoakCounters.Read(ref c.Mismatches), SoakCounters.Read(ref c.BytesOk), SoakCounters.Read(ref c.LinkFlaps),
             SoakCounters.Read(ref c.FaultEpisodes), hostile.Records.Count, SoakCounters.Read(ref c.NicsAdded), SoakCounters.Read(ref c.NicsRemoved),
-            id is not null, took, connected);
+            id is not null, took, connected, SoakCounters.Read(ref c.TransfersRetried));
         lock (_samples) _samples.Add(sample);
         Log($"sample {sample.Elapsed:hh\\:mm\\:ss}: RSS {usage?.RssKiB / 1024.0:0.0} MiB, {usage?.Threads} threads, {usage?.Fds} fds; transfers {sample.TransfersOk} ok / {sample.TransfersFailed} failed / {sample.Mismatches} mismatched; flaps {sample.LinkFlaps}, episodes {sample.FaultEpisodes}, attacks {sample.Attacks}, churn {sample.NicsAdded}/{sample.NicsRemoved}; probe {(id is null ? "NO ANSWER" : $"0x{id:x8} in {took.TotalMilliseconds:0} ms")}; guest NICs connected {connected}/{guests}");
         WriteReport(hostile, finished: false);

@@ -32,22 +32,27 @@ internal sealed class TransferLoop(Guest from, int fromIndex, Guest to, int toIn
                     $"dd if=/dev/urandom of=/tmp/www/{file}.new bs=64k count={blocks} 2>/dev/null && mv /tmp/www/{file}.new /tmp/www/{file} && sha256sum /tmp/www/{file}",
                     CommandTimeout, stop));
                 clock.Restart();
+                // Up to 3 attempts: a fetch that starts while the link is pulled fails at once (no ARP answer).
                 var fetch = await to.RunAsync(
-                    $"rm -f /tmp/in; if wget -q -T 20 -O /tmp/in {url}; then sha256sum /tmp/in; wc -c < /tmp/in; else echo wget failed; exit 1; fi",
+                    $"rm -f /tmp/in; for n in 1 2 3; do if wget -q -T 20 -O /tmp/in {url}; then sha256sum /tmp/in; wc -c < /tmp/in; echo attempts $n; exit 0; fi; rm -f /tmp/in; sleep 3; done; echo wget failed 3 times; exit 1",
                     CommandTimeout, stop);
                 long bytes = blocks * 65536L;
                 if (!fetch.Succeeded)
                 {
-                    result = new TransferRecord(DateTime.UtcNow, fromIndex, toIndex, bytes, clock.Elapsed, "failed", fetch.Output.Trim());
+                    result = new TransferRecord(DateTime.UtcNow, fromIndex, toIndex, bytes, clock.Elapsed, "failed", OneLine(fetch.Output));
                 }
                 else
                 {
-                    var lines = fetch.Output.Trim().Split('\n');
-                    var received = Sha(lines[0]);
+                    // Earlier attempts' wget errors come first; the hash line names the file.
+                    var lines = fetch.Output.Trim().Split('\n').Select(l => l.Trim()).ToArray();
+                    int at = Array.FindLastIndex(lines, l => l.EndsWith(" /tmp/in", StringComparison.Ordinal));
+                    if (at < 0) throw new FormatException("no sha256sum line in: " + OneLine(fetch.Output));
+                    var received = Sha(lines[at]);
+                    if (lines[^1] != "attempts 1") Interlocked.Increment(ref counters.TransfersRetried);
                     result = received == sent
                         ? new TransferRecord(DateTime.UtcNow, fromIndex, toIndex, bytes, clock.Elapsed, "ok", null)
                         : new TransferRecord(DateTime.UtcNow, fromIndex, toIndex, bytes, clock.Elapsed, "MISMATCH",
-                            $"sent {sent} ({bytes} bytes), received {received} ({(lines.Length > 1 ? lines[1].Trim() : "?")} bytes)");
+                            $"sent {sent} ({bytes} bytes), received {received} ({(at + 1 < lines.Length ? lines[at + 1] : "?")} bytes)");
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -92,4 +97,6 @@ internal sealed class TransferLoop(Guest from, int fromIndex, Guest to, int toIn
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0];
+
+    private static string OneLine(string text) => string.Join(" / ", text.Trim().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -105,7 +105,7 @@ internal sealed partial class AttackerConnection : IDisposable
     /// <summary>Sends a command and waits for its reply; null when none came within <paramref name="timeout"/> or the connection closed.</summary>
     public async Task<WireReply?> RequestAsync(ushort command, byte[] payload, TimeSpan timeout, int[]? fds = null)
     {
-        ushort id = (ushort)Interlocked.Increment(ref _nextId);
+        ushort id = NextId();
         var reply = new TaskCompletionSource<WireReply>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = reply;
         try
@@ -127,7 +127,7 @@ internal sealed partial class AttackerConnection : IDisposable
     {
         try
         {
-            SendRaw(WireMessage.Build((ushort)Interlocked.Increment(ref _nextId), command, payload, flags));
+            SendRaw(WireMessage.Build(NextId(), command, payload, flags));
             return true;
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -135,6 +135,9 @@ internal sealed partial class AttackerConnection : IDisposable
             return false;
         }
     }
+
+    /// <summary>Ids this connection gives its own commands: 1..0xEFFF, so hand-made messages can take ids above without colliding.</summary>
+    private ushort NextId() => (ushort)(1 + Interlocked.Increment(ref _nextId) % 0xEFFF);
 
     public Task<WireReply?> VersionAsync(TimeSpan timeout) => RequestAsync(WireMessage.Version, WireMessage.VersionPayload(), timeout);
 

@@ -121,16 +121,16 @@ internal static class Attacks
         var outcomes = new List<string>();
         var cases = new (string Name, Func<byte[]> Bytes)[]
         {
-            ("size<16", () => Header(1, WireMessage.RegionRead, 8)),
-            ("size 4 GiB", () => Header(2, WireMessage.RegionRead, uint.MaxValue)),
-            ("unknown command", () => Header(3, 0x7777, 16)),
-            ("region 9", () => WireMessage.Build(4, WireMessage.RegionRead, WireMessage.RegionAccess(9, 0, 4))),
-            ("read 2 GiB", () => WireMessage.Build(5, WireMessage.RegionRead, WireMessage.RegionAccess(0, 0, 0x7FFF_FFFF))),
-            ("argsz lies", () => { var p = WireMessage.DmaMapPayload(Window, 0x1000); BinaryPrimitives.WriteUInt32LittleEndian(p, 4096); return WireMessage.Build(6, WireMessage.DmaMap, p); }),
-            ("stray reply", () => WireMessage.Build(7, WireMessage.DmaRead, new byte[12], WireMessage.TypeReply)),
-            ("irq count 1000, no fds", () => WireMessage.Build(8, WireMessage.SetIrqs, WireMessage.IrqSetPayload(0, 0, 1000, WireMessage.IrqEventFdTrigger))),
+            ("size<16", () => Header(0xF001, WireMessage.RegionRead, 8)),
+            ("size 4 GiB", () => Header(0xF002, WireMessage.RegionRead, uint.MaxValue)),
+            ("unknown command", () => Header(0xF003, 0x7777, 16)),
+            ("region 9", () => WireMessage.Build(0xF004, WireMessage.RegionRead, WireMessage.RegionAccess(9, 0, 4))),
+            ("read 2 GiB", () => WireMessage.Build(0xF005, WireMessage.RegionRead, WireMessage.RegionAccess(0, 0, 0x7FFF_FFFF))),
+            ("argsz lies", () => { var p = WireMessage.DmaMapPayload(Window, 0x1000); BinaryPrimitives.WriteUInt32LittleEndian(p, 4096); return WireMessage.Build(0xF006, WireMessage.DmaMap, p); }),
+            ("stray reply", () => WireMessage.Build(0xF007, WireMessage.DmaRead, new byte[12], WireMessage.TypeReply)),
+            ("irq count 1000, no fds", () => WireMessage.Build(0xF008, WireMessage.SetIrqs, WireMessage.IrqSetPayload(0, 0, 1000, WireMessage.IrqEventFdTrigger))),
             ("garbage", () => { var b = new byte[256]; Random.Shared.NextBytes(b); return b; }),
-            ("half a message", () => Header(9, WireMessage.RegionRead, 32)),
+            ("half a message", () => Header(0xF009, WireMessage.RegionRead, 32)),
         };
         foreach (var (name, bytes) in cases)
         {
