@@ -157,7 +157,7 @@ internal sealed class SoakRun(SoakSettings settings)
             SoakCounters.Read(ref c.FaultEpisodes), hostile.Records.Count, SoakCounters.Read(ref c.NicsAdded), SoakCounters.Read(ref c.NicsRemoved),
             id is not null, took, connected, SoakCounters.Read(ref c.TransfersRetried));
         lock (_samples) _samples.Add(sample);
-        Log($"sample {sample.Elapsed:hh\\:mm\\:ss}: RSS {usage?.RssKiB / 1024.0:0.0} MiB, {usage?.Threads} threads, {usage?.Fds} fds; transfers {sample.TransfersOk} ok / {sample.TransfersFailed} failed / {sample.Mismatches} mismatched; flaps {sample.LinkFlaps}, episodes {sample.FaultEpisodes}, attacks {sample.Attacks}, churn {sample.NicsAdded}/{sample.NicsRemoved}; probe {(id is null ? "NO ANSWER" : $"0x{id:x8} in {took.TotalMilliseconds:0} ms")}; guest NICs connected {connected}/{guests}");
+        Log($"sample {sample.Elapsed:hh\\:mm\\:ss}: RSS {usage?.RssKiB / 1024.0:0.0} MiB (own {usage?.RssAnonKiB / 1024.0:0.0}, guest RAM {usage?.RssShmemKiB / 1024.0:0.0}), {usage?.Threads} threads, {usage?.Fds} fds; transfers {sample.TransfersOk} ok / {sample.TransfersFailed} failed / {sample.Mismatches} mismatched; flaps {sample.LinkFlaps}, episodes {sample.FaultEpisodes}, attacks {sample.Attacks}, churn {sample.NicsAdded}/{sample.NicsRemoved}; probe {(id is null ? "NO ANSWER" : $"0x{id:x8} in {took.TotalMilliseconds:0} ms")}; guest NICs connected {connected}/{guests}");
         WriteReport(hostile, finished: false);
     }
 
