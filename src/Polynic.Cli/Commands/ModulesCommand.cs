@@ -104,10 +104,21 @@ internal static class ModulesCommand
         remove.Options.Add(removeServer);
         remove.SetAction((parse, ct) => SendAsync(parse.GetValue(removeServer)!, new ControlRequest(ControlCommands.NicsRemove, Name: parse.GetValue(name)), ct));
 
-        var command = new Command("nics", "NICs of a running server: list, add, remove.");
+        var faultsName = new Argument<string>("name") { Description = "The NIC's name." };
+        var faultsSpec = new Argument<string>("faults") { Description = "drop=P,corrupt=P,delayMs=N,jitterMs=N,linkDown=true|false,direction=both|in|out (keys left out are zero), or none." };
+        var faultsServer = ServerOption(true);
+        var faults = new Command("faults", "Replace the faults injected on a NIC's port (the NIC needs a <faults/> element in the configuration); linkDown=true pulls the cable.");
+        faults.Arguments.Add(faultsName);
+        faults.Arguments.Add(faultsSpec);
+        faults.Options.Add(faultsServer);
+        faults.SetAction((parse, ct) => SendAsync(parse.GetValue(faultsServer)!,
+            new ControlRequest(ControlCommands.NicsFaults, Name: parse.GetValue(faultsName), Spec: parse.GetValue(faultsSpec)), ct));
+
+        var command = new Command("nics", "NICs of a running server: list, add, remove, faults.");
         command.Subcommands.Add(list);
         command.Subcommands.Add(add);
         command.Subcommands.Add(remove);
+        command.Subcommands.Add(faults);
         return command;
     }
 

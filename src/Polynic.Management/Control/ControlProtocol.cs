@@ -11,7 +11,7 @@ namespace Polynic.Management.Control;
 /// <param name="Command">What to do, for example <c>modules.load</c>.</param>
 /// <param name="Path">A module file (modules.load, modules.validate).</param>
 /// <param name="Name">A module or NIC name (modules.unload, nics.remove).</param>
-/// <param name="Spec">A NIC specification (nics.add): <c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,OPTION=VALUE..]</c>.</param>
+/// <param name="Spec">A NIC specification (nics.add): <c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,OPTION=VALUE..]</c>; or faults (nics.faults, see <see cref="Configuration.FaultSpec"/>).</param>
 public sealed record ControlRequest(string Command, string? Path = null, string? Name = null, string? Spec = null);
 
 /// <summary>
@@ -42,10 +42,12 @@ public static class ControlCommands
     public const string NicsAdd = "nics.add";
     /// <summary>Stop serving a NIC.</summary>
     public const string NicsRemove = "nics.remove";
+    /// <summary>Replace the injected faults (loss, corruption, delay, link down) of a NIC configured with <c>faults</c>.</summary>
+    public const string NicsFaults = "nics.faults";
 
     /// <summary>All commands, for help and error messages.</summary>
     public static readonly IReadOnlyList<string> All =
-        [ModulesList, ModulesLoad, ModulesUnload, ModulesValidate, PersonalitiesList, NicsList, NicsAdd, NicsRemove];
+        [ModulesList, ModulesLoad, ModulesUnload, ModulesValidate, PersonalitiesList, NicsList, NicsAdd, NicsRemove, NicsFaults];
 }
 
 /// <summary>The JSON conventions of the control protocol (camelCase, enums as strings, no nulls).</summary>

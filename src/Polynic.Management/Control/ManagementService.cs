@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using Polynic.Management.Configuration;
 using Polynic.Management.Hosting;
 using Polynic.Modules;
+using Polynic.Ports;
+using Polynic.Ports.Faults;
 
 namespace Polynic.Management.Control;
 
@@ -54,6 +56,8 @@ public sealed class ManagementService(ServerHost host)
                 case ControlCommands.NicsRemove:
                     await host.RemoveNicAsync(Require(request.Name, "name"));
                     return new ControlResponse(true);
+                case ControlCommands.NicsFaults:
+                    return Ok(SetFaults(Require(request.Name, "name"), Require(request.Spec, "spec")));
                 default:
                     return new ControlResponse(false, $"unknown command '{request.Command}'; known: {string.Join(", ", ControlCommands.All)}");
             }
@@ -63,6 +67,21 @@ public sealed class ManagementService(ServerHost host)
         {
             return new ControlResponse(false, e.Message);
         }
+    }
+
+    private FaultSettings SetFaults(string name, string spec)
+    {
+        var settings = FaultSpec.Parse(spec);
+        var function = host.Functions.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}' is served");
+        for (var port = function.Port; port is not null; port = (port as PortDecorator)?.Inner)
+        {
+            if (port is FaultInjectionPort faults)
+            {
+                faults.Settings = settings;
+                return settings;
+            }
+        }
+        throw new InvalidOperationException($"NIC '{name}' has no fault injection on its port (give it a <faults/> element in the configuration)");
     }
 
     private int FreeIndex()
