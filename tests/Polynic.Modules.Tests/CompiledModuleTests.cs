@@ -165,7 +165,7 @@ public sealed class CompiledModuleTests : IDisposable
         var info = _catalog.Load(future);
 
         Assert.Equal(ModuleState.Incompatible, info.State);
-        Assert.Equal($"{future}: built for Polynic SDK 2.0, this server provides SDK 1.1; the major versions differ, rebuild the module against SDK 1.1", info.Reason);
+        Assert.Equal($"{future}: built for Polynic SDK 2.0, this server provides SDK {PolynicSdk.Version}; the major versions differ, rebuild the module against SDK {PolynicSdk.Version}", info.Reason);
         Assert.DoesNotContain("must never run", info.Reason);
         Assert.Empty(_catalog.Personalities());
     }

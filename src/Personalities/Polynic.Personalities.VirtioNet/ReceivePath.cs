@@ -20,14 +20,41 @@ internal sealed class ReceivePath
     /// <summary>Bytes of frames held while the guest has no receive buffers (about 340 full frames, or 7 GSO frames of 64 KiB).</summary>
     public const int FifoBytes = 512 * 1024;
 
+    /// <summary>
+    /// Chains refused per delivery call (a frame from the port, a refill): a driver that adds bad
+    /// chains as fast as the device returns them costs at most this many before the rest waits for
+    /// the queue worker's next look, with the device lock released meanwhile.
+    /// </summary>
+    private const int MaxRefusalsPerCall = VirtioNetDevice.QueueSize;
+
     private readonly VirtioNetDevice _device;
     private readonly FrameFifo _fifo = new(FifoBytes);
     private readonly UsedBuffer[] _used = new UsedBuffer[VirtioNetDevice.QueueSize];
+    private readonly RefusedChain[] _refused = new RefusedChain[VirtioNetDevice.QueueSize];
     private readonly byte[] _header = new byte[NetHeader.Length];
+    private int _refusalsLeft;
 
     public ReceivePath(VirtioNetDevice device) => _device = device;
 
-    private enum Outcome { Delivered, NoBuffer, Dropped }
+    /// <summary>
+    /// What became of a frame: delivered; waiting because the ring has too few buffers (retry as soon
+    /// as the driver adds some); waiting because this call refused enough chains (retry on the worker
+    /// later); or dropped (counted).
+    /// </summary>
+    private enum Outcome { Delivered, NoBuffer, Deferred, Dropped }
+
+    /// <summary>Why a receive chain goes back unused.</summary>
+    private enum Refusal : byte
+    {
+        /// <summary>The queue refused its walk (and counted it): loop, bad index, indirect misuse, too long.</summary>
+        Malformed,
+        /// <summary>Device-readable buffers, or fewer writable bytes than the header (5.1.6.3.1).</summary>
+        Shape,
+        /// <summary>A buffer outside guest RAM.</summary>
+        OutsideRam,
+    }
+
+    private readonly record struct RefusedChain(ushort Head, Refusal Why);
 
     public void Reset()
     {
@@ -76,34 +103,44 @@ internal sealed class ReceivePath
         if (!result.IsAccepted()) { counters.CountRejected(result); return; }
         if (frame.Length > TransmitPath.MaxChain - NetHeader.Length) { Interlocked.Increment(ref counters.RxTooLong); return; }
         int pair = SteerToPair(frame);
+        _refusalsLeft = MaxRefusalsPerCall;
         // Order is kept: while frames wait, new ones queue behind them.
-        if (_fifo.Count == 0 && Deliver(pair, frame, offload) != Outcome.NoBuffer) return;
+        var outcome = _fifo.Count == 0 ? Deliver(pair, frame, offload) : Outcome.NoBuffer;
+        if (outcome is Outcome.Delivered or Outcome.Dropped) return;
         if (!_fifo.TryEnqueue(frame, PendingFrame.Pack(pair, offload))) Interlocked.Increment(ref counters.RxNoBuffer);
         // Buffers the driver added after we looked would never be kicked for: deliver now instead
-        // of waiting for a notification.
-        if (_device.ReceiveQueue(pair).ArmNotificationForMore(_device.Memory)) Refilled(pair);
+        // of waiting for a notification (unless this call has refused its share of chains).
+        if (_device.ReceiveQueue(pair).ArmNotificationForMore(_device.Memory) && outcome == Outcome.NoBuffer) DeliverWaiting(pair);
         else _device.RetryReceiveLater(pair, RetryMicroseconds);
     }
 
     /// <summary>The driver added receive buffers to pair <paramref name="pair"/>: deliver what waits.</summary>
     public void Refilled(int pair)
     {
+        _refusalsLeft = MaxRefusalsPerCall;
+        DeliverWaiting(pair);
+    }
+
+    private void DeliverWaiting(int pair)
+    {
         var memory = _device.Memory;
-        // Bounded: each pass delivers a frame (at most the FIFO's count) or follows buffers the
-        // driver added meanwhile, which a hostile driver could fake forever: those retries are
-        // capped (the driver's next notification resumes).
+        // Bounded: each pass delivers or drops a frame (at most the FIFO's count) or follows buffers
+        // the driver added meanwhile, which a hostile driver could fake forever: those retries are
+        // capped (the driver's next notification resumes), and so are the chains refused per call.
         int retries = 0;
         while (_fifo.TryPeek(out var frame, out ulong tag))
         {
             var offload = PendingFrame.Unpack(tag, out int target);
             if (target >= _device.ActiveQueuePairs) target = 0;
-            if (Deliver(target, frame, offload) == Outcome.NoBuffer)
+            var outcome = Deliver(target, frame, offload);
+            if (outcome is Outcome.NoBuffer or Outcome.Deferred)
             {
                 // Too few buffers for this frame (a GSO frame takes tens of them): ask to be told
                 // when the driver adds more, and retry at once only if it did meanwhile. Retrying
                 // while merely some buffers are there would spin, holding the device lock, until
                 // the driver refills.
-                if (_device.ReceiveQueue(target).ArmNotificationForMore(memory) && ++retries <= MaxRetries) continue;
+                if (_device.ReceiveQueue(target).ArmNotificationForMore(memory) && outcome == Outcome.NoBuffer && ++retries <= MaxRetries)
+                    continue;
                 // And look again shortly on the queue worker, without the lock held meanwhile: a
                 // driver that refills only after taking frames may never notify for these buffers.
                 // A guest under load refills within a few looks; after that each fruitless look
@@ -132,65 +169,88 @@ internal sealed class ReceivePath
         return (int)(h % (uint)pairs);
     }
 
+    /// <summary>
+    /// Writes the frame behind its header into the next chains of pair <paramref name="pair"/>'s
+    /// receive queue. A chain the device cannot use is set aside and goes back to the driver empty,
+    /// once, ahead of the frame's buffers (which must reach the driver together, 5.1.6.4.1). When the
+    /// ring runs out before the frame fits, the frame's chains (and the refused ones among them) go
+    /// back to the available ring, to be taken again in the same order next time.
+    /// </summary>
     private Outcome Deliver(int pair, ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
         var queue = _device.ReceiveQueue(pair);
         var memory = _device.Memory;
         bool merge = _device.Has(VirtioNetFeatures.MrgRxbuf);
         long total = NetHeader.Length + frame.Length;
-        long written = 0;
-        int buffers = 0;
-        GuestAddress headerAt = default;
-        // Bounded: every iteration pops a chain, at most the queue size of them.
-        while (written < total)
+        int placed = 0;
+        int buffers = 0, refused = 0;
+        // Refused chains taken before the frame's first buffer, and the frame's buffers taken
+        // before the last refused chain: they decide what can go back to the available ring.
+        int leading = 0, buffersBeforeRefusal = 0;
+        int examined = Math.Min(queue.Size, _used.Length);
+        GuestAddress countLow = default, countHigh = default;
+        // Bounded: every iteration takes a chain, at most the queue size of them.
+        while (buffers == 0 || placed < frame.Length)
         {
-            // All of the ring's buffers are not enough: the frame can never be delivered (waiting
-            // would block every frame behind it), so it is dropped and counted.
-            if (buffers == _used.Length || buffers == queue.Size) { queue.Unpop(buffers); return Drop("frame needs more buffers than the queue holds"); }
+            if (buffers + refused == examined) return RingExhausted(queue, buffers, refused, buffersBeforeRefusal);
+            if (_refusalsLeft == 0) return GiveBack(queue, buffers, refused, leading, Outcome.Deferred);
             var status = queue.TryPop(memory, out var chain);
-            if (status == ChainStatus.Empty) { queue.Unpop(buffers); return Outcome.NoBuffer; }
-            if (status == ChainStatus.Broken) { queue.Unpop(buffers); return Drop("receive ring index beyond the queue size"); }
-            if (status == ChainStatus.Malformed || chain.ReadableCount != 0 || (buffers == 0 && chain.Segments[0].Length < NetHeader.Length))
+            if (status == ChainStatus.Empty) return GiveBack(queue, buffers, refused, leading, Outcome.NoBuffer);
+            // The queue is unusable until reset; nothing taken can go back to it.
+            if (status == ChainStatus.Broken) return Drop("receive ring index beyond the queue size");
+            var why = status == ChainStatus.Malformed ? Refusal.Malformed
+                // 2.7.5.1: the device writes no device-readable buffer; 5.1.6.3.1: every receive
+                // buffer holds at least a header (a zero-length chain holds nothing).
+                : chain.ReadableCount != 0 || chain.WritableLength < NetHeader.Length ? Refusal.Shape
+                : (Refusal?)null;
+            if (why is null && !merge && chain.WritableLength < total)
             {
-                // A chain the device cannot write a header into goes back empty (counted), like a malformed one.
-                _device.Counters.DescriptorFaults++;
-                _device.Faults.Warn(_device.Log, "malformed receive descriptor chain", chain.Head);
+                // Without MRG_RXBUF one chain must hold the whole frame (5.1.6.3.2).
+                ReturnRefused(queue, refused);
                 queue.PushUsed(memory, chain.Head, 0);
-                continue;
-            }
-            if (!merge && chain.WritableLength < total)
-            {
-                // Without MRG_RXBUF one chain must hold the whole frame (5.1.6.3.1).
-                queue.PushUsed(memory, chain.Head, 0);
+                _device.Transport.NotifyUsed(queue);
                 Interlocked.Increment(ref _device.Counters.RxTooLong);
                 return Outcome.Dropped;
             }
-            long offset = 0;
-            if (buffers == 0)
+            long offset = buffers == 0 ? NetHeader.Length : 0;
+            if (why is null && buffers == 0)
             {
-                headerAt = chain.Segments[0].Address;
                 // hdr_len: the parsed headers' length (a frame from the FIFO lost the port's hint;
                 // 5.1.6.4.1 asks for no less than the headers anyway). FromDriver checked they parse.
                 NetHeader.WriteReceived(_header, 1, offload.GsoType != GsoType.None && offload.HeaderLength == 0
                     && FrameHeaders.TryParse(frame, out var parsed) == OffloadStatus.Ok
                         ? offload with { HeaderLength = (ushort)parsed.HeaderLength } : offload);
-                if (chain.Scatter(memory, 0, _header) != NetHeader.Length) return ReturnEmpty(queue, buffers, chain.Head);
-                offset = NetHeader.Length;
-                written = NetHeader.Length;
+                // The header may span descriptors (5.1.6.3.1, note): num_buffers is found by its offset.
+                if (chain.Scatter(memory, 0, _header) != NetHeader.Length
+                    || !TryLocate(chain, 10, out countLow) || !TryLocate(chain, 11, out countHigh))
+                    why = Refusal.OutsideRam;
             }
-            long room = Math.Min(chain.WritableLength - offset, total - written);
-            var piece = frame.Slice((int)(written - NetHeader.Length), (int)room);
-            if (chain.Scatter(memory, offset, piece) != piece.Length) return ReturnEmpty(queue, buffers, chain.Head);
-            written += room;
+            int room = why is null ? (int)Math.Min(chain.WritableLength - offset, frame.Length - placed) : 0;
+            if (why is null && chain.Scatter(memory, offset, frame.Slice(placed, room)) != room) why = Refusal.OutsideRam;
+            if (why is { } refusal)
+            {
+                _refused[refused++] = new RefusedChain(chain.Head, refusal);
+                _refusalsLeft--;
+                if (buffers == 0) leading = refused;
+                else buffersBeforeRefusal = buffers;
+                continue;
+            }
+            placed += room;
             _used[buffers++] = new UsedBuffer(chain.Head, (uint)(offset + room));
         }
-        if (merge && buffers > 1)
+        if (merge && buffers > 1 && !WriteBufferCount(memory, countLow, countHigh, (ushort)buffers))
         {
-            Span<byte> count = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(count, (ushort)buffers);
-            if (!headerAt.TryAdd(10, out var at) || !memory.TryWrite(at, count)) return ReturnEmpty(queue, buffers - 1, _used[buffers - 1].Head);
+            // The first buffer went away under the device (a DMA unmap): nothing of the frame is usable.
+            for (int i = 0; i < buffers; i++) _used[i] = _used[i] with { Written = 0 };
+            ReturnRefused(queue, refused);
+            queue.PushUsed(memory, _used.AsSpan(0, buffers));
+            _device.Transport.NotifyUsed(queue);
+            Interlocked.Increment(ref _device.Counters.DmaFaults);
+            _device.Faults.Warn(_device.Log, "receive buffer outside guest RAM", 0);
+            return Outcome.Dropped;
         }
-        // All of the frame's buffers in one used-index update (5.1.6.4.2).
+        // Refused chains first, then all of the frame's buffers in one used-index update (5.1.6.4.1).
+        ReturnRefused(queue, refused);
         queue.PushUsed(memory, _used.AsSpan(0, buffers));
         _device.Counters.CountDelivered(frame);
         if (offload.GsoType != GsoType.None) Interlocked.Increment(ref _device.Counters.RxGsoFrames);
@@ -199,24 +259,93 @@ internal sealed class ReceivePath
     }
 
     /// <summary>
-    /// A buffer outside guest RAM: every chain popped for this frame goes back used and empty, so
-    /// the ring moves on instead of offering the same bad buffer for every frame.
+    /// The frame waits: the chains refused before its first buffer go back to the driver now, and
+    /// every chain from its first buffer on goes back to the available ring unused (refused ones
+    /// included: returning one of those would need the buffers before it to be used too).
     /// </summary>
-    private Outcome ReturnEmpty(SplitVirtqueue queue, int buffers, ushort current)
+    private Outcome GiveBack(SplitVirtqueue queue, int buffers, int refused, int leading, Outcome outcome)
     {
-        var memory = _device.Memory;
-        for (int i = 0; i < buffers; i++) _used[i] = _used[i] with { Written = 0 };
-        _used[buffers] = new UsedBuffer(current, 0);
-        queue.PushUsed(memory, _used.AsSpan(0, buffers + 1));
-        _device.Transport.NotifyUsed(queue);
-        return DmaFault();
+        queue.Unpop(buffers + refused - leading);
+        if (leading > 0)
+        {
+            ReturnRefused(queue, leading);
+            _device.Transport.NotifyUsed(queue);
+        }
+        return outcome;
     }
 
-    private Outcome DmaFault()
+    /// <summary>
+    /// A whole ring's worth of chains was taken and the frame still does not fit. With good chains
+    /// only, it never will: it is dropped and the chains go back to the available ring for smaller
+    /// frames. With refused chains among them, nothing more can arrive while the device holds the
+    /// ring, so those go back to the driver, and with them (empty) the good ones taken before the
+    /// last of them; the rest go back to the available ring and the frame waits.
+    /// </summary>
+    private Outcome RingExhausted(SplitVirtqueue queue, int buffers, int refused, int buffersBeforeRefusal)
     {
-        Interlocked.Increment(ref _device.Counters.DmaFaults);
-        _device.Faults.Warn(_device.Log, "receive buffer outside guest RAM", 0);
-        return Outcome.Dropped;
+        if (refused == 0)
+        {
+            queue.Unpop(buffers);
+            return Drop("frame needs more buffers than the queue holds");
+        }
+        queue.Unpop(buffers - buffersBeforeRefusal);
+        for (int i = 0; i < buffersBeforeRefusal; i++) _used[i] = _used[i] with { Written = 0 };
+        ReturnRefused(queue, refused);
+        queue.PushUsed(_device.Memory, _used.AsSpan(0, buffersBeforeRefusal));
+        _device.Transport.NotifyUsed(queue);
+        return Outcome.Deferred;
+    }
+
+    /// <summary>Returns the first <paramref name="count"/> refused chains empty, each counted once on the queue and the device.</summary>
+    private void ReturnRefused(SplitVirtqueue queue, int count)
+    {
+        var memory = _device.Memory;
+        var counters = _device.Counters;
+        for (int i = 0; i < count; i++)
+        {
+            var (head, why) = _refused[i];
+            switch (why)
+            {
+                case Refusal.Malformed:
+                    // TryPop counted it on the queue already.
+                    queue.PushUsed(memory, head, 0);
+                    counters.DescriptorFaults++;
+                    _device.Faults.Warn(_device.Log, "malformed receive descriptor chain", head);
+                    break;
+                case Refusal.Shape:
+                    queue.Refuse(memory, head);
+                    counters.DescriptorFaults++;
+                    _device.Faults.Warn(_device.Log, "receive chain with device-readable buffers or shorter than the header", head);
+                    break;
+                default:
+                    queue.Refuse(memory, head);
+                    Interlocked.Increment(ref counters.DmaFaults);
+                    _device.Faults.Warn(_device.Log, "receive buffer outside guest RAM", head);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The guest address of byte <paramref name="offset"/> of the chain's writable buffers.</summary>
+    private static bool TryLocate(in DescriptorChain chain, long offset, out GuestAddress at)
+    {
+        // Bounded by the chain's segments (at most the queue size).
+        foreach (var s in chain.Segments[chain.ReadableCount..])
+        {
+            if (offset < s.Length) return s.Address.TryAdd((ulong)offset, out at);
+            offset -= s.Length;
+        }
+        at = default;
+        return false;
+    }
+
+    /// <summary>num_buffers (le16 at offset 10 of the header), whose two bytes may lie in different descriptors.</summary>
+    private static bool WriteBufferCount(IGuestMemory memory, GuestAddress low, GuestAddress high, ushort count)
+    {
+        Span<byte> value = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(value, count);
+        if (low.TryAdd(1, out var next) && next == high) return memory.TryWrite(low, value);
+        return memory.TryWrite(low, value[..1]) && memory.TryWrite(high, value[1..]);
     }
 
     private Outcome Drop(string why)

@@ -25,6 +25,9 @@ public sealed class SplitVirtqueue
 
     private readonly VirtqueueSegment[] _segments;
     private ushort _lastAvail;
+    // Ring slots given back by Unpop and not taken again yet: a malformed chain in one of them was
+    // counted when it was first taken, so taking it again does not count it twice.
+    private int _replayed;
     private ushort _used;
     private ushort _signalledUsed;
     private bool _signalledValid;
@@ -70,7 +73,10 @@ public sealed class SplitVirtqueue
     /// <summary>The ring is unusable (bogus avail index) until the device or queue is reset.</summary>
     public bool IsBroken { get; private set; }
 
-    /// <summary>Chains refused as malformed, and bad ring indices or ring memory outside RAM.</summary>
+    /// <summary>
+    /// Chains refused as malformed (each counted once, however often <see cref="Unpop"/> gives it back),
+    /// chains the device refused with <see cref="Refuse"/>, and bad ring indices or ring memory outside RAM.
+    /// </summary>
     public long Faults { get; private set; }
 
     private long _notifications;
@@ -100,6 +106,7 @@ public sealed class SplitVirtqueue
         EventIndex = false;
         IsBroken = false;
         _lastAvail = _used = _signalledUsed = 0;
+        _replayed = 0;
         _signalledValid = false;
     }
 
@@ -119,14 +126,44 @@ public sealed class SplitVirtqueue
         Interlocked.MemoryBarrier();
         if (!TryReadU16(memory, DriverArea, 4 + 2 * (ulong)(_lastAvail % Size), out ushort head)) return Fault(ChainStatus.Broken);
         _lastAvail++;
-        if (head >= Size) { Faults++; chain = new DescriptorChain(head, default, 0, 0, 0); return ChainStatus.Malformed; }
-        var status = Walk(memory, head, out chain);
-        if (status != ChainStatus.Ok) { Faults++; chain = new DescriptorChain(head, default, 0, 0, 0); }
+        bool counted = _replayed > 0;
+        if (counted) _replayed--;
+        var status = head >= Size ? ChainStatus.Malformed : Walk(memory, head, out chain);
+        if (status != ChainStatus.Ok)
+        {
+            if (!counted) Faults++;
+            chain = new DescriptorChain(head, default, 0, 0, 0);
+        }
         return status;
     }
 
-    /// <summary>Gives back the last <paramref name="count"/> popped chains unused (a receive that found too few buffers).</summary>
-    public void Unpop(int count) => _lastAvail -= (ushort)count;
+    /// <summary>
+    /// Gives back the last <paramref name="count"/> chains taken with <see cref="TryPop"/>, none of
+    /// which went to the used ring: the next pops take the same ring slots again (a receive that
+    /// found too few buffers). Malformed chains among them are not counted again.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative or more than the queue size.</exception>
+    public void Unpop(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, (int)Size);
+        _lastAvail -= (ushort)count;
+        _replayed = Math.Min(_replayed + count, Size);
+    }
+
+    /// <summary>
+    /// Returns chain <paramref name="head"/> unused (length 0) and counts it in <see cref="Faults"/>:
+    /// for a chain <see cref="TryPop"/> walked without fault but that breaks a rule of the device type
+    /// (e.g. a network receive chain with device-readable buffers, or too short for its header,
+    /// virtio 1.2, 5.1.6.3.1) or whose buffers turned out not to be guest RAM. A
+    /// <see cref="ChainStatus.Malformed"/> chain was counted when popped: return it with
+    /// <see cref="PushUsed(IGuestMemory, ushort, uint)"/> instead. False if the used ring is not in guest RAM.
+    /// </summary>
+    public bool Refuse(IGuestMemory memory, ushort head)
+    {
+        Faults++;
+        return PushUsed(memory, head, 0);
+    }
 
     /// <summary>
     /// Returns chain <paramref name="head"/> to the driver with <paramref name="written"/> bytes written
@@ -137,7 +174,7 @@ public sealed class SplitVirtqueue
 
     /// <summary>
     /// Returns several chains at once and publishes them with one used-index update, so the driver
-    /// sees all of them or none: virtio 1.2, 5.1.6.4.2, the buffers of one received packet are used
+    /// sees all of them or none: virtio 1.2, 5.1.6.4.1, the buffers of one received packet are used
     /// together (a driver polling the ring meanwhile must not find num_buffers of them missing).
     /// False (counted) if the used ring is not in guest RAM; nothing is published then.
     /// </summary>
@@ -257,6 +294,8 @@ public sealed class SplitVirtqueue
             }
             if (count >= limit) return ChainStatus.Malformed;
             if (!new GuestAddress(address).TryAdd(length, out _)) return ChainStatus.Malformed;
+            // 2.7.5.2: a chain is at most 2^32 bytes in total (what a used element's len can say).
+            if (readLength + writeLength + length > uint.MaxValue) return ChainStatus.Malformed;
             bool write = (flags & DescWrite) != 0;
             if (write) writeLength += length;
             else

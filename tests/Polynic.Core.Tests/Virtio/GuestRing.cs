@@ -57,6 +57,10 @@ public sealed class GuestRing(GuestRam ram, ulong descriptors, ulong avail, ulon
         BinaryPrimitives.WriteUInt16LittleEndian(ram.Span(avail + 2, 2), _availIdx);
     }
 
+    /// <summary>Replaces the head in the last published avail slot (hostile: a head the table does not have).</summary>
+    public void ReplaceLastHead(ushort head) =>
+        BinaryPrimitives.WriteUInt16LittleEndian(ram.Span(avail + 4 + 2UL * (ulong)((ushort)(_availIdx - 1) % size), 2), head);
+
     /// <summary>Sets avail->idx to anything (hostile).</summary>
     public void SetAvailIndex(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(ram.Span(avail + 2, 2), value);
 

@@ -210,4 +210,47 @@ public class SplitVirtqueueTests
         _queue.PushUsed(_ram, c.Head, 0);
         Assert.True(_queue.NeedsInterrupt(_ram));
     }
+
+    [Fact]
+    public void Chains_given_back_with_unpop_are_taken_again_in_ring_order_and_a_malformed_one_is_counted_once()
+    {
+        ushort good = _ring.Add((Buffers, 64, true));
+        _ring.SetDescriptor(1, Buffers, 10, GuestRing.Next | GuestRing.Write, 1);   // a loop
+        _ring.Publish(1);
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out var chain));
+            Assert.Equal(good, chain.Head);
+            Assert.Equal(ChainStatus.Malformed, _queue.TryPop(_ram, out chain));
+            Assert.Equal(1, chain.Head);
+            Assert.Equal(ChainStatus.Empty, _queue.TryPop(_ram, out _));
+            _queue.Unpop(2);
+        }
+        Assert.Equal(1, _queue.Faults);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _queue.Unpop(17));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _queue.Unpop(-1));
+    }
+
+    [Fact]
+    public void A_refused_chain_goes_back_empty_and_is_counted()
+    {
+        ushort head = _ring.Add((Buffers, 64, false));
+        Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out var chain));
+        Assert.True(_queue.Refuse(_ram, chain.Head));
+        Assert.Equal([(head, 0u)], _ring.TakeUsed().Select(u => ((ushort)u.Id, u.Length)).ToList());
+        Assert.Equal(1, _queue.Faults);
+        Assert.Equal(1, _queue.Completed);
+    }
+
+    [Fact]
+    public void A_chain_longer_than_4_gib_in_total_is_malformed()
+    {
+        // 2.7.5.2: each descriptor is in range, together they pass 2^32 bytes.
+        _ring.Add((Buffers, 0x8000_0000, true), (Buffers, 0x8000_0000, true));
+        _ring.Add((Buffers, 0x8000_0000, true), (Buffers, 0x7FFF_FFFF, true));
+        Assert.Equal(ChainStatus.Malformed, _queue.TryPop(_ram, out _));
+        Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out var chain));
+        Assert.Equal(0xFFFF_FFFFL, chain.WritableLength);
+        Assert.Equal(1, _queue.Faults);
+    }
 }

@@ -109,7 +109,7 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
                 ("baddesc.xml", "baddesc.xml:6:"),
                 ("baddesc.xml", "FAR: ends beyond the 32-byte register file"),
                 ("throwing.cs", "threw InvalidOperationException: licence file /etc/acme.lic missing"),
-                ("future.dll", "built for Polynic SDK 2.0, this server provides SDK 1.1"),
+                ("future.dll", $"built for Polynic SDK 2.0, this server provides SDK {Polynic.Core.Modules.PolynicSdk.Version}"),
                 ("broken.cs", "broken.cs:7:35: error CS0103"),
             };
             // At start: one line per module, the broken ones with file and reason.
