@@ -62,6 +62,12 @@ public sealed class FuzzReport(string target)
     /// <summary>Wall-clock time spent fuzzing.</summary>
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>Operations over the step limit on the wall clock but not in CPU time: the host was busy, the target did not hang.</summary>
+    public long SlowOperations { get; set; }
+
+    /// <summary>The longest operation, wall clock.</summary>
+    public TimeSpan SlowestOperation { get; set; }
+
     /// <summary>Operations per second of wall-clock time.</summary>
     public double ExecutionsPerSecond => Elapsed > TimeSpan.Zero ? Operations / Elapsed.TotalSeconds : 0;
 

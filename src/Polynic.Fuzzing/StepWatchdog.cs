@@ -1,17 +1,29 @@
 using System.Diagnostics;
+using Polynic.Native;
 
 namespace Polynic.Fuzzing;
 
+/// <summary>How long a step took: wall-clock time, and an upper bound of the CPU time it used.</summary>
+/// <param name="Wall">Wall-clock time from Begin to End.</param>
+/// <param name="Cpu">
+/// CPU time the loop's thread used since the last sample before the step began (so at least the
+/// step's own); equal to <paramref name="Wall"/> when the step was within the limit and not measured.
+/// </param>
+public readonly record struct StepTime(TimeSpan Wall, TimeSpan Cpu);
+
 /// <summary>
 /// Watches a fuzzing loop's steps. The loop, on a thread of its own (<see cref="Run"/>), brackets
-/// every step with <see cref="Begin"/> and <see cref="End"/>; a step longer than <see cref="Limit"/>
-/// is a hang, which the loop records when the step returns. A step still running after
+/// every step with <see cref="Begin"/> and <see cref="End"/>. A step is a hang (<see cref="IsHang"/>)
+/// if it computed for longer than <see cref="Limit"/> — CPU time, because wall-clock time on a busy
+/// host also counts the time the thread waited for a core — or was blocked for longer than
+/// <see cref="AbandonAfter"/>; the loop records it when the step returns. A step still running after
 /// <see cref="AbandonAfter"/> never will, as far as the campaign is concerned: the watching thread
 /// gives the loop up (a .NET thread cannot be killed; it stays blocked as a background thread) and
 /// reports the step itself.
 /// </summary>
 /// <remarks>
-/// Begin and End cost a timestamp and one interlocked exchange, so every step can be watched. The
+/// Begin and End cost a timestamp and one interlocked exchange; the thread's CPU clock (a system
+/// call) is sampled every 256 steps and read again only for a step that ran past the limit. The
 /// loop must not touch shared state (its report) between Begin and End, and must stop as soon as
 /// End returns false: from then on the watching thread owns that state.
 /// </remarks>
@@ -21,6 +33,8 @@ public sealed class StepWatchdog
     // Stopwatch timestamp at which the current step began, Idle between steps, Abandoned once given up.
     private long _started;
     private long _step;
+    private long _begins;
+    private TimeSpan _cpuSample;
 
     /// <summary>A watchdog with the given hang limit and give-up limit.</summary>
     /// <exception cref="ArgumentException">A limit is not positive, or the give-up limit is below the hang limit.</exception>
@@ -43,6 +57,7 @@ public sealed class StepWatchdog
     /// <summary>The fuzzing loop starts step <paramref name="step"/>.</summary>
     public void Begin(long step)
     {
+        if ((_begins++ & 255) == 0) _cpuSample = ThreadCpuClock.Now;
         Volatile.Write(ref _step, step);
         // A timestamp is never 0 or negative on Linux; max(1) keeps Idle unambiguous anyway.
         Interlocked.Exchange(ref _started, Math.Max(1, Stopwatch.GetTimestamp()));
@@ -52,13 +67,20 @@ public sealed class StepWatchdog
     /// The step returned. False if the watching thread gave the loop up meanwhile: the loop must
     /// then stop at once without touching its report.
     /// </summary>
-    /// <param name="elapsed">How long the step took.</param>
-    public bool End(out TimeSpan elapsed)
+    /// <param name="time">How long the step took.</param>
+    public bool End(out StepTime time)
     {
         long started = Interlocked.Read(ref _started);
-        elapsed = Stopwatch.GetElapsedTime(started);
+        var wall = Stopwatch.GetElapsedTime(started);
+        time = new StepTime(wall, wall > Limit ? ThreadCpuClock.Now - _cpuSample : wall);
         return started != Abandoned && Interlocked.CompareExchange(ref _started, Idle, started) == started;
     }
+
+    /// <summary>
+    /// Whether a step that took <paramref name="time"/> is a hang: it computed for longer than
+    /// <paramref name="limit"/> (<see cref="Limit"/> by default), or was blocked past <see cref="AbandonAfter"/>.
+    /// </summary>
+    public bool IsHang(StepTime time, TimeSpan? limit = null) => time.Cpu > (limit ?? Limit) || time.Wall > AbandonAfter;
 
     /// <summary>
     /// Runs <paramref name="loop"/> on a new background thread and waits for it. If a step runs past

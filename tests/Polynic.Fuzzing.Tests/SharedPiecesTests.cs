@@ -54,6 +54,23 @@ public sealed class SharedPiecesTests
     }
 
     [Fact]
+    public void A_step_is_a_hang_when_it_computes_past_the_limit_not_when_it_waits_for_a_core()
+    {
+        var watchdog = new StepWatchdog(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
+        watchdog.Begin(0);
+        Thread.Sleep(120);
+        Assert.True(watchdog.End(out var waited));
+        Assert.True(waited.Wall > TimeSpan.FromMilliseconds(50));
+        Assert.False(watchdog.IsHang(waited));
+
+        watchdog.Begin(1);
+        var until = Polynic.Native.ThreadCpuClock.Now + TimeSpan.FromMilliseconds(120);
+        while (Polynic.Native.ThreadCpuClock.Now < until) { }
+        Assert.True(watchdog.End(out var spun));
+        Assert.True(watchdog.IsHang(spun), $"{spun}");
+    }
+
+    [Fact]
     public void The_watchdog_times_steps_and_gives_up_on_one_that_never_returns()
     {
         var watchdog = new StepWatchdog(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200));
@@ -63,7 +80,7 @@ public sealed class SharedPiecesTests
         bool finished = watchdog.Run("test", () =>
         {
             watchdog.Begin(0);
-            Assert.True(watchdog.End(out var quick) && quick < TimeSpan.FromMilliseconds(50));
+            Assert.True(watchdog.End(out var quick) && quick.Wall < TimeSpan.FromMilliseconds(50));
             watchdog.Begin(1);
             release.Wait();
             endedAfterRelease = watchdog.End(out _);

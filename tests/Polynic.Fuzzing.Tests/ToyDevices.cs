@@ -15,7 +15,7 @@ public enum Breakage
     Throws,
     /// <summary>Reads 16 bytes that run past the end of guest RAM.</summary>
     ReadsPastRam,
-    /// <summary>Sleeps 300 ms in the register write.</summary>
+    /// <summary>Computes for 300 ms of CPU time in the register write.</summary>
     Slow,
     /// <summary>Never returns from the register write (until the test releases it).</summary>
     Stuck,
@@ -69,7 +69,11 @@ public sealed class ToyDevice(Breakage breakage, TimeProvider? clock = null) : N
                 Span<byte> buffer = stackalloc byte[16];
                 Context.Dma.TryRead(new GuestAddress(RamSize - 8), buffer);
                 break;
-            case Breakage.Slow: Thread.Sleep(300); break;
+            case Breakage.Slow:
+                // Spins on the CPU clock: on a busy host a wall-clock spin may get too little CPU to count.
+                var until = Polynic.Native.ThreadCpuClock.Now + TimeSpan.FromMilliseconds(300);
+                while (Polynic.Native.ThreadCpuClock.Now < until) { }
+                break;
             case Breakage.Stuck: Release.Wait(); break;
             case Breakage.Wedges: _wedged = true; break;
             case Breakage.TimerThrows:

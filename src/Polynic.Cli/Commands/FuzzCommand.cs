@@ -136,7 +136,8 @@ internal static class FuzzCommand
         string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
         Console.WriteLine($"{report.Target,-12} operations {N(report.Operations),13}  exec/s {N((long)report.ExecutionsPerSecond),9}  failures {report.FailureCount} ({report.Failures.Count} distinct)  " +
             $"out-of-range refused {N(report[DeviceFuzzer.Counters.RefusedOutsideRam]),11}  hangs {report.Hangs}  " +
-            $"({report.Elapsed.TotalSeconds:0.0} s, {N(report.Runs)} runs, {N(report[DeviceFuzzer.Counters.SanityChecks])} sanity checks, digest {report.Digest:x16})");
+            $"({report.Elapsed.TotalSeconds:0.0} s, {N(report.Runs)} runs, {N(report[DeviceFuzzer.Counters.SanityChecks])} sanity checks, " +
+            $"slowest operation {report.SlowestOperation.TotalMilliseconds:0} ms wall, {N(report.SlowOperations)} over the limit on the wall clock only, digest {report.Digest:x16})");
         Console.WriteLine("    " + string.Join(", ", report.Counters.Where(c => c.Key != DeviceFuzzer.Counters.RefusedOutsideRam).Select(c => $"{c.Key} {N(c.Value)}")));
         foreach (var f in report.Failures)
         {

@@ -103,6 +103,8 @@ public static class DeviceFuzzer
     private static void Merge(FuzzReport report, RunOutcome o)
     {
         report.Operations += o.Operations;
+        report.SlowOperations += o.SlowSteps;
+        if (o.SlowestStep > report.SlowestOperation) report.SlowestOperation = o.SlowestStep;
         foreach (var kind in Enum.GetValues<StepKind>()) report.Count("operations: " + StepNames[(int)kind], o.Steps[(int)kind]);
         report.Count(Counters.SanityChecks, o.SanityChecks);
         report.Count(Counters.DmaReads, o.DmaReads);

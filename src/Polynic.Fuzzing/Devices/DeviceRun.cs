@@ -7,6 +7,8 @@ internal sealed class RunOutcome
 {
     public long Operations;
     public readonly long[] Steps = new long[Enum.GetValues<StepKind>().Length];
+    public long SlowSteps;
+    public TimeSpan SlowestStep;
     public long SanityChecks, DmaReads, DmaWrites, RefusedOutsideRam, RefusedBusMasterOff, FramesSent, Messages, IntxEdges;
     public ulong Trace;
     /// <summary>The NIC's own counters (frames delivered, descriptor and DMA faults...), to see what the run reached.</summary>
@@ -114,13 +116,21 @@ internal sealed class DeviceRun(DeviceTarget target, DeviceFuzzOptions options, 
     /// </summary>
     private TimeSpan CompositeLimit => TimeSpan.FromTicks(Math.Max(options.StepLimit.Ticks * 10, TimeSpan.TicksPerSecond));
 
-    private bool Healthy(FuzzedDevice d, long operation, TimeSpan elapsed, StepKind? kind = null, string? what = null, TimeSpan? limit = null)
+    private bool Healthy(FuzzedDevice d, long operation, StepTime elapsed, StepKind? kind = null, string? what = null, TimeSpan? limit = null)
     {
         what ??= kind is { } k ? k.ToString() : "setting up the run";
         var bound = limit ?? options.StepLimit;
-        if (elapsed > bound)
-            _outcome.Failure = (FuzzFailureKind.Hang, operation, $"{what} took {elapsed.TotalMilliseconds:0} ms (limit {bound.TotalMilliseconds:0} ms)");
-        else if (d.Function.FailureReason is { } reason)
+        if (elapsed.Wall > _outcome.SlowestStep) _outcome.SlowestStep = elapsed.Wall;
+        if (watchdog.IsHang(elapsed, bound))
+        {
+            _outcome.Failure = (FuzzFailureKind.Hang, operation, elapsed.Wall > watchdog.AbandonAfter
+                ? $"{what} was blocked for {elapsed.Wall.TotalMilliseconds:0} ms (limit {watchdog.AbandonAfter.TotalMilliseconds:0} ms)"
+                : $"{what} computed for {elapsed.Cpu.TotalMilliseconds:0} ms of CPU time (limit {bound.TotalMilliseconds:0} ms; {elapsed.Wall.TotalMilliseconds:0} ms wall)");
+            return false;
+        }
+        // Over the limit on the wall clock only: the thread waited for a core, the device did not spin.
+        if (elapsed.Wall > bound) _outcome.SlowSteps++;
+        if (d.Function.FailureReason is { } reason)
             _outcome.Failure = (FuzzFailureKind.TargetFailed, operation, $"{what}: the device failed: {reason}");
         else if (d.Audit.Escaped > 0)
             _outcome.Failure = (FuzzFailureKind.OutOfRangeAccess, operation, $"{what}: {d.Audit.FirstEscape}");

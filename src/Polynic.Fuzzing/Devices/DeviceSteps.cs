@@ -80,7 +80,8 @@ internal sealed class DeviceSteps
             var hint = _hints[r.Below(_hints.Count)];
             bar = hint.Bar;
             offset = hint.Offset;
-            if (r.OneIn(4)) width = hint.Width;
+            // Mostly the register's own width; otherwise an access that spans its neighbours too.
+            if (!r.OneIn(4)) width = hint.Width;
         }
         else
         {
@@ -209,7 +210,9 @@ internal sealed class DeviceSteps
     private void Reset()
     {
         var r = _random;
-        switch (r.Below(4))
+        // Mostly what a guest does after a reset (firmware enumerates, the driver probes again): a
+        // device left blank would keep the data path off for the rest of the run.
+        switch (r.Below(8))
         {
             case 0: _d.Reset(); break;
             case 1: _d.ResetAndEnumerate(); break;

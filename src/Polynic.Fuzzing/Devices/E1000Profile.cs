@@ -38,7 +38,8 @@ internal sealed class E1000Profile : DeviceProfile
         {
             case < 3: d.Write(0, Tdt, Index(d, random, Tdlen), 4); break;
             case < 5: d.Write(0, Rdt, Index(d, random, Rdlen), 4); break;
-            case < 8: Offer(d, values, transmit: true); break;
+            case < 7: Offer(d, values, transmit: true); break;
+            case 7: OfferOffloaded(d, values); break;
             case < 10: Offer(d, values, transmit: false); break;
             case 10: d.Write(0, Ics, random.NextUInt32() & 0x1FFFF, 4); break;
             default: d.Write(0, Rdtr, 1u << 31 | (uint)random.Below(64), 4); break;   // FPD: flush the receive timer
@@ -78,6 +79,52 @@ internal sealed class E1000Profile : DeviceProfile
         if (random.OneIn(8)) return random.NextUInt32();
         ulong entries = Math.Max(1, d.Read(0, lengthRegister, 4) / 16);
         return random.Below(entries + 1);
+    }
+
+    /// <summary>
+    /// A packet as Linux e1000_tso / e1000_tx_csum queue it: a context descriptor (checksum starts,
+    /// offsets and ends, PAYLEN, HDRLEN, MSS, TSE) and the packet's data descriptors, with every field
+    /// near what the headers say and now and then not; then the tail moved past them.
+    /// </summary>
+    private void OfferOffloaded(FuzzedDevice d, AdversarialValues values)
+    {
+        var random = values.Random;
+        ulong @base = d.Read(0, Tdbal, 4) | d.Read(0, Tdbah, 4) << 32;
+        ulong entries = d.Read(0, Tdlen, 4) / 16;
+        if (entries < 4 || @base >= values.RamEnd || values.RamEnd - @base < entries * 16) return;
+        var buffer = d.Ram(SanityLayout.TxBuffers, 0x1_0000);
+        var (length, headers) = FrameGenerator.Tcp(random, buffer);
+        bool v6 = buffer[12] == 0x86;
+        int l4 = headers - 20;
+        byte Near(int value) => (byte)(random.OneIn(8) ? random.NextUInt32() : (uint)value);
+        bool tse = random.Percent(70);
+        ulong context = Near(14) | (ulong)Near(v6 ? 0 : 24) << 8 | (ulong)(random.OneIn(4) ? random.NextUInt32() & 0xFFFF : (uint)(v6 ? 0 : l4 - 1)) << 16
+            | (ulong)Near(l4) << 32 | (ulong)Near(l4 + 16) << 40 | (ulong)(random.OneIn(8) ? random.NextUInt32() & 0xFFFF : 0) << 48;
+        uint payload = random.OneIn(8) ? random.NextUInt32() & 0xF_FFFF : (uint)(length - headers);
+        uint contextLower = payload | 1u << 29 | (tse ? 1u << 26 : 0) | (random.Percent(90) ? TxEop : 0) | (v6 ? 0 : TxIfcs) | TxRs;
+        ushort mss = (ushort)random.Pick<int>([1, 8, 536, 1448, 1460, 9000, random.Between(0, 0xFFFF)]);
+        uint contextUpper = (uint)Near(headers) << 8 | (uint)mss << 16;
+        ulong tail = d.Read(0, Tdt, 4) % entries;
+        Write(d, @base, entries, tail, context, contextLower, contextUpper);
+        int pieces = random.Between(1, 3), at = 0;
+        for (int i = 0; i < pieces; i++)
+        {
+            int size = i == pieces - 1 ? length - at : random.Between(0, length - at);
+            // Data descriptor: DEXT, DTYP 1, TSE, RS, EOP on the last; POPTS IXSM/TXSM.
+            uint lower = (uint)size | 1u << 29 | 1u << 20 | (tse ? 1u << 26 : 0) | TxRs | (i == pieces - 1 ? TxEop : 0);
+            uint upper = (uint)random.Below(4) << 8;
+            Write(d, @base, entries, tail + 1 + (ulong)i, SanityLayout.TxBuffers + (ulong)at, lower, upper);
+            at += size;
+        }
+        d.Write(0, Tdt, (tail + 1 + (ulong)pieces) % entries, 4);
+    }
+
+    private static void Write(FuzzedDevice d, ulong @base, ulong entries, ulong index, ulong address, uint lower, uint upper)
+    {
+        var descriptor = d.Ram(@base + index % entries * 16, 16);
+        BinaryPrimitives.WriteUInt64LittleEndian(descriptor, address);
+        BinaryPrimitives.WriteUInt32LittleEndian(descriptor[8..], lower);
+        BinaryPrimitives.WriteUInt32LittleEndian(descriptor[12..], upper);
     }
 
     public override void Initialize(FuzzedDevice d, FuzzRandom? variation = null)

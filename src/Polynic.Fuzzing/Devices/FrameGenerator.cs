@@ -34,6 +34,42 @@ internal sealed class FrameGenerator(FuzzRandom random)
         return frame;
     }
 
+    /// <summary>
+    /// A TCP frame a driver would hand its NIC for segmentation or checksum offload: Ethernet, IPv4
+    /// (or IPv6) and TCP headers that mostly add up, random payload, now and then a field that lies.
+    /// Written into <paramref name="into"/>; returns its length and the length of its headers.
+    /// </summary>
+    public static (int Length, int HeaderLength) Tcp(FuzzRandom r, Span<byte> into)
+    {
+        bool v6 = r.OneIn(4);
+        int l3 = EthernetHeader, l4 = l3 + (v6 ? 40 : 20), headers = l4 + 20;
+        int length = Math.Min(into.Length, r.Below(4) switch { 0 => r.Between(headers, 200), 1 => r.Between(headers, 1514), _ => r.Between(headers, 0xFFFF) });
+        var frame = into[..length];
+        r.Fill(frame[headers..]);
+        frame[..headers].Clear();
+        FuzzedDevice.Mac.CopyTo(frame[6..]);
+        frame[0] = 0x02;
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], v6 ? (ushort)0x86DD : (ushort)0x0800);
+        if (v6)
+        {
+            frame[l3] = 0x60;
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 4)..], (ushort)(length - l4));
+            frame[l3 + 6] = 6;
+            frame[l3 + 7] = 64;
+        }
+        else
+        {
+            frame[l3] = 0x45;
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(l3 + 2)..], (ushort)Math.Min(length - l3, 0xFFFF));
+            frame[l3 + 8] = 64;
+            frame[l3 + 9] = 6;
+        }
+        frame[l4 + 12] = 5 << 4;
+        frame[l4 + 13] = 0x18;                                           // PSH, ACK
+        if (r.OneIn(6)) frame[r.Below(headers)] = (byte)r.NextUInt32();  // one lying header byte
+        return (length, headers);
+    }
+
     private void Destination(Span<byte> frame)
     {
         switch (random.Below(5))

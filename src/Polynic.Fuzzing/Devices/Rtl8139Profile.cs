@@ -70,6 +70,17 @@ internal sealed class Rtl8139Profile(bool cPlus) : DeviceProfile
         bool transmit = random.Coin();
         ulong ring = transmit ? d.Read(MemoryBar, Tsad0, 4) | d.Read(MemoryBar, Tsad0 + 4, 4) << 32 : d.Read(MemoryBar, RdsarLow, 4) | d.Read(MemoryBar, RdsarHigh, 4) << 32;
         if (ring >= values.RamEnd || values.RamEnd - ring < 64 * 16) return;
+        if (transmit && random.OneIn(3))
+        {
+            // A packet as 8139cp cp_start_xmit queues it for large send or checksum offload
+            // (datasheet 9.2.1: LGSEN with MSS in bits 26:16, or IPCS/UDPCS/TCPCS), in one or two fragments.
+            var (length, _) = FrameGenerator.Tcp(random, d.Ram(SanityLayout.TxBuffers, 0x1_0000));
+            uint offload = random.Coin() ? 1u << 27 | (uint)random.Pick<int>([1, 8, 536, 1448, 1460, random.Below(0x800)]) << 16 : random.NextUInt32() & 0x0007_0000;
+            int first = random.Below(62), split = random.Coin() ? length : random.Between(0, length);
+            WriteCPlus(d, ring, first, DescOwn | DescFirst | (split == length ? DescLast : 0) | offload | (uint)split, SanityLayout.TxBuffers);
+            if (split < length) WriteCPlus(d, ring, first + 1, DescOwn | DescLast | offload | (uint)(length - split), SanityLayout.TxBuffers + (ulong)split);
+            return;
+        }
         for (int i = 0, n = random.Between(1, 6); i < n; i++)
         {
             var entry = d.Ram(ring + (ulong)random.Below(64) * 16, 16);
@@ -79,6 +90,14 @@ internal sealed class Rtl8139Profile(bool cPlus) : DeviceProfile
             BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], random.Percent(70)
                 ? (transmit ? SanityLayout.TxBuffers : SanityLayout.RxBuffers) + (ulong)random.Below(16) * 512 : values.Pointer());
         }
+    }
+
+    private static void WriteCPlus(FuzzedDevice d, ulong ring, int index, uint opts1, ulong buffer)
+    {
+        var entry = d.Ram(ring + (ulong)index * 16, 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], 0);
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], buffer);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry, opts1);
     }
 
     public override void Initialize(FuzzedDevice d, FuzzRandom? variation = null)

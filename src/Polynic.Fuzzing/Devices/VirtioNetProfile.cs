@@ -27,11 +27,16 @@ internal sealed class VirtioNetProfile : DeviceProfile
     private const int HeaderLength = 12;
     private const ushort DescWrite = 2;
 
+    /// <remarks>
+    /// device_status is left to the doorbell (now and then): a random status write resets the device or
+    /// leaves it without DRIVER_OK, and hit as often as the other registers it kept the data path off
+    /// for most of every run.
+    /// </remarks>
     public override IReadOnlyList<RegisterHint> Registers { get; } =
     [
         .. new (uint, int)[]
         {
-            (FeatureSelect, 4), (Feature, 4), (DriverFeatureSelect, 4), (DriverFeature, 4), (MsixConfig, 2), (NumQueues, 2), (Status, 1),
+            (FeatureSelect, 4), (Feature, 4), (DriverFeatureSelect, 4), (DriverFeature, 4), (MsixConfig, 2), (NumQueues, 2),
             (0x15, 1), (QueueSelect, 2), (QueueSize, 2), (QueueMsix, 2), (QueueEnable, 2), (QueueNotifyOff, 2), (QueueDesc, 8), (QueueDesc + 4, 4),
             (QueueAvail, 8), (QueueAvail + 4, 4), (QueueUsed, 8), (QueueUsed + 4, 4), (QueueReset, 2),
             (VirtioPciLayout.IsrOffset, 1), (VirtioPciLayout.DeviceOffset, 4), (VirtioPciLayout.DeviceOffset + 6, 2),
@@ -52,8 +57,9 @@ internal sealed class VirtioNetProfile : DeviceProfile
         if (d.Device is not IVirtioDevice virtio) return;
         if (random.OneIn(24))
         {
-            // The driver's status dance, in order or not.
-            d.Write(Bar, Status, random.Pick<uint>([0, Acknowledge, Acknowledge | Driver, Acknowledge | Driver | FeaturesOk, 15, random.NextUInt32() & 0xFF]), 1);
+            // The driver's status dance: a probe from the start, or one status write in order or not.
+            if (random.Coin()) Initialize(d, random);
+            else d.Write(Bar, Status, random.Pick<uint>([0, Acknowledge, Acknowledge | Driver, Acknowledge | Driver | FeaturesOk, 15, random.NextUInt32() & 0xFF]), 1);
             return;
         }
         int queues = (int)d.Read(Bar, NumQueues, 2);
@@ -73,7 +79,7 @@ internal sealed class VirtioNetProfile : DeviceProfile
         d.Write(Bar, QueueSelect, (ulong)queue, 2);
         ulong size = d.Read(Bar, QueueSize, 2), table = d.Read(Bar, QueueDesc, 8), avail = d.Read(Bar, QueueAvail, 8);
         if (size == 0 || table >= values.RamEnd || values.RamEnd - table < size * 16 || avail >= values.RamEnd || values.RamEnd - avail < 6 + size * 2) return;
-        bool receive = (queue & 1) == 0;
+        bool receive = (queue & 1) == 0 && queue != ControlQueue(d);
         ushort index = BinaryPrimitives.ReadUInt16LittleEndian(d.Ram(avail + 2, 2));
         int chains = random.Between(1, 4);
         for (int c = 0; c < chains; c++)
@@ -95,11 +101,29 @@ internal sealed class VirtioNetProfile : DeviceProfile
                 BinaryPrimitives.WriteUInt16LittleEndian(descriptor[14..], next);
                 at = (ushort)(next % size);
             }
+            if (queue == ControlQueue(d) && random.Coin()) Command(d, table + (ulong)head * 16, random);
             BinaryPrimitives.WriteUInt16LittleEndian(d.Ram(avail + 4 + (ulong)(index % size) * 2, 2), head);
             index++;
         }
         if (random.OneIn(16)) index += (ushort)random.Below(1024);
         BinaryPrimitives.WriteUInt16LittleEndian(d.Ram(avail + 2, 2), index);
+    }
+
+    /// <summary>The control queue's index: after the queue pairs (5.1.2), the last queue.</summary>
+    private static int ControlQueue(FuzzedDevice d) => (int)d.Read(Bar, NumQueues, 2) - 1;
+
+    /// <summary>
+    /// Puts a control command header (5.1.6.5) where the chain's first buffer is, if that is in RAM: a
+    /// class the device knows (RX, MAC, VLAN, MQ, guest offloads) or not, a command number around the
+    /// defined ones, so the control path parses more than it refuses.
+    /// </summary>
+    private static void Command(FuzzedDevice d, ulong descriptor, FuzzRandom random)
+    {
+        ulong buffer = BinaryPrimitives.ReadUInt64LittleEndian(d.Ram(descriptor, 8));
+        if (buffer >= (ulong)d.RamSize - 2) return;
+        var header = d.Ram(buffer, 2);
+        header[0] = random.Pick<byte>([0, 1, 2, 4, 5, (byte)random.NextUInt32()]);
+        header[1] = (byte)random.Below(6);
     }
 
     private static void Notify(FuzzedDevice d, IVirtioDevice virtio, int queue) => d.Locked(() => virtio.QueueNotified(queue));
