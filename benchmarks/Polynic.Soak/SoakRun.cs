@@ -95,6 +95,8 @@ internal sealed class SoakRun(SoakSettings settings)
                 }
                 await SampleAsync(server, network, control, hostile, guests.Count);
             }
+            // A stop by signal ends the loop above quietly; the run is then incomplete, not passed.
+            if (stop.IsCancellationRequested) _fatal.Add($"stopped by signal after {_clock.Elapsed:hh\\:mm\\:ss} of load (asked {settings.Duration})");
             if (!server.HasExited && (_samples.Count == 0 || _clock.Elapsed - _samples[^1].Elapsed > TimeSpan.FromSeconds(5)))
                 await SampleAsync(server, network, control, hostile, guests.Count);
             else if (server.HasExited && _fatal.Count == 0) _fatal.Add($"polynic serve exited with status {server.ExitCode}");
