@@ -68,13 +68,12 @@ public sealed class InvariantTests : IDisposable
     [Fact]
     public void A_slow_operation_is_a_hang()
     {
-        var report = DeviceFuzzer.Run(ToyDevice.Target(Breakage.Slow), Options with { Budget = FuzzBudget.ForOperations(200), RunLength = 100, AbandonAfter = TimeSpan.FromSeconds(60) });
-        // Every run hits it; the report lists it once.
+        // One run: the first trigger ends it. The give-up limit is generous: on a busy host 120 ms of CPU can take seconds.
+        var report = DeviceFuzzer.Run(ToyDevice.Target(Breakage.Slow), Options with { Budget = FuzzBudget.ForOperations(500), RunLength = 500, StepLimit = TimeSpan.FromMilliseconds(50), AbandonAfter = TimeSpan.FromSeconds(60) });
         var failure = Assert.Single(report.Failures);
         Assert.Equal(FuzzFailureKind.Hang, failure.Kind);
         Assert.Contains("computed for", failure.Detail);
         Assert.Equal(1, report.Hangs);
-        Assert.True(report.FailureCount > 1);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public enum Breakage
     Throws,
     /// <summary>Reads 16 bytes that run past the end of guest RAM.</summary>
     ReadsPastRam,
-    /// <summary>Computes for 300 ms of CPU time in the register write.</summary>
+    /// <summary>Computes for 120 ms of CPU time in the register write.</summary>
     Slow,
     /// <summary>Never returns from the register write (until the test releases it).</summary>
     Stuck,
@@ -71,7 +71,7 @@ public sealed class ToyDevice(Breakage breakage, TimeProvider? clock = null) : N
                 break;
             case Breakage.Slow:
                 // Spins on the CPU clock: on a busy host a wall-clock spin may get too little CPU to count.
-                var until = Polynic.Native.ThreadCpuClock.Now + TimeSpan.FromMilliseconds(300);
+                var until = Polynic.Native.ThreadCpuClock.Now + TimeSpan.FromMilliseconds(120);
                 while (Polynic.Native.ThreadCpuClock.Now < until) { }
                 break;
             case Breakage.Stuck: Release.Wait(); break;
