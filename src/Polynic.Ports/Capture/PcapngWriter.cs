@@ -244,11 +244,12 @@ public sealed class PcapngWriter : IDisposable
         int n;
         do
         {
-            // Read before the batch: every queued frame names an interface added before it was
-            // queued, so this snapshot covers the batch, and its IDB precedes its first packet.
+            n = _queue.Peek(batch);
+            // Read after the peek: a peeked frame names an interface added before the frame was
+            // queued (under the queue's lock, which the peek took too), so this snapshot covers the
+            // batch, and each interface's IDB precedes its first packet.
             var interfaces = _interfaces;
             DeclareInterfaces(interfaces);
-            n = _queue.Peek(batch);
             for (int i = 0; i < n; i++)
             {
                 if (Encode(batch[i], interfaces)) Interlocked.Increment(ref _packetsWritten);

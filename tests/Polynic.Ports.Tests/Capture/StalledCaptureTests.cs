@@ -157,4 +157,29 @@ public sealed class StalledCaptureTests
         writer.Dispose();
         Assert.False(writer.IsWriting);
     }
+
+    [Fact]
+    public void An_interface_added_while_the_writer_thread_runs_is_declared_before_its_first_packet()
+    {
+        // The writer thread starts at once and looks at the interfaces while the test adds one and
+        // queues a packet of it; whatever the interleaving, the IDB must come first in the file.
+        for (int round = 0; round < 2000; round++)
+        {
+            var stream = new MemoryStream();
+            var writer = new PcapngWriter(stream, new PcapngWriterOptions { FlushInterval = TimeSpan.Zero }, leaveOpen: true);
+            int nic = writer.AddInterface("nic0");
+            writer.WritePacket(nic, Numbered(round), CaptureDirection.Inbound);
+            writer.Dispose();
+
+            Assert.Equal([0x0A0D0D0Au, 1u, 6u], BlockTypes(stream.ToArray()));
+        }
+    }
+
+    private static uint[] BlockTypes(byte[] file)
+    {
+        var types = new List<uint>();
+        for (int at = 0; at < file.Length; at += System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + 4)))
+            types.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(at)));
+        return [.. types];
+    }
 }
