@@ -40,7 +40,10 @@ public sealed class NicCounters
     public long RxDisabled;
     /// <summary>GSO frames (larger than the MTU) handed to the guest whole, its driver doing the segmentation or coalescing.</summary>
     public long RxGsoFrames;
-    /// <summary>Segments the core cut from received GSO frames for a guest that takes complete frames only.</summary>
+    /// <summary>
+    /// Segments the core cut from received GSO frames for a guest that takes complete frames only and
+    /// handed on (those that found no room before the frame's backpressure deadline count in <see cref="RxNoBuffer"/>).
+    /// </summary>
     public long RxSegments;
     /// <summary>Received frames dropped because their offload description could not be honoured (bad headers, gso_size, checksum field).</summary>
     public long RxOffloadErrors;

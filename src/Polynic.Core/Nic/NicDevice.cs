@@ -21,6 +21,13 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     private volatile bool _failed;
     private byte[]? _offloadScratch;
 
+    /// <summary>
+    /// Calls of <see cref="Transmit(ReadOnlySpan{byte})"/> under way on this thread. Such a thread
+    /// holds the sending NIC's lock; a port that delivers on the sender's thread (a loopback pair's
+    /// inline mode) brings it into the receiving NIC, which must not wait for room then.
+    /// </summary>
+    [ThreadStatic] private static int t_transmitting;
+
     /// <summary>Creates the NIC with its station address.</summary>
     protected NicDevice(NicSettings settings) => Settings = settings;
 
@@ -94,7 +101,10 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// <summary>
     /// Longest a port's thread is held back waiting for the guest to hand receive buffers back
     /// (see <see cref="CanReceive"/>); after that the frame goes to <see cref="ReceiveFrame(ReadOnlySpan{byte})"/>
-    /// anyway and is counted as missed, as the hardware would.
+    /// anyway and is counted as missed, as the hardware would. A large frame the core segments
+    /// (see <see cref="AcceptsReceiveOffload"/>) has this long for all of its segments; those that
+    /// find no room after it are dropped and counted in <see cref="NicCounters.RxNoBuffer"/>.
+    /// A thread that is sending from another NIC (and holds that NIC's lock) does not wait at all.
     /// </summary>
     public TimeSpan ReceiveBackpressureLimit { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -105,7 +115,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         {
             lock (Sync)
             {
-                WaitForRoom(frame.Length);
+                WaitForRoom(frame.Length, Deadline());
                 ReceiveFrame(frame);
             }
         }
@@ -126,17 +136,25 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
             {
                 if (!offload.NeedsWork || AcceptsReceiveOffload(offload))
                 {
-                    WaitForRoom(frame.Length);
+                    WaitForRoom(frame.Length, Deadline());
                     ReceiveFrame(frame, offload);
                     return;
                 }
                 // The personality can take such frames in general (the port was told so) but not
-                // this one now (the guest turned the offload off): the core finishes the work.
-                var sink = new CompletedFrameSink(this);
+                // this one now (the guest turned the offload off): the core finishes the work. One
+                // deadline for the whole frame: waiting per segment, a 64 KiB frame cut into 512
+                // segments would hold the port's thread 512 times the limit.
+                var sink = new CompletedFrameSink(this, Deadline());
                 var status = ReceiveOffloadCompletion.Complete(frame, offload,
-                    _offloadScratch ??= new byte[ReceiveOffloadCompletion.MaxFrameLength], ref sink, out int frames);
+                    _offloadScratch ??= new byte[ReceiveOffloadCompletion.MaxFrameLength], ref sink, out int frames, out int count);
+                if (status == OffloadStatus.Stopped)
+                {
+                    // The segment that found no room and every one after it.
+                    frames--;
+                    Interlocked.Add(ref Counters.RxNoBuffer, count - frames);
+                }
+                else if (status != OffloadStatus.Ok) Interlocked.Increment(ref Counters.RxOffloadErrors);
                 if (offload.GsoType != GsoType.None) Interlocked.Add(ref Counters.RxSegments, frames);
-                if (status != OffloadStatus.Ok) Interlocked.Increment(ref Counters.RxOffloadErrors);
             }
         }
         catch (Exception e)
@@ -149,24 +167,36 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// Backpressure, as QEMU's NICs do with can_receive: while the guest has no room, the port's
     /// thread waits (releasing the lock, so the guest's register writes go on) and frames queue
     /// where they came from (the tap's kernel queue, a switch port's ring) instead of being lost
-    /// here. Bounded, so a guest that never refills cannot stall the port for more than the limit
-    /// per frame. Called with <see cref="Sync"/> held.
+    /// here. Bounded by <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>), so a guest
+    /// that never refills cannot stall the port for more than the limit per frame. Not at all on a
+    /// thread that is sending from another NIC: Monitor.Wait releases only this NIC's lock, and the
+    /// sender's guest would wait for its own. Called with <see cref="Sync"/> held; whether there is room.
     /// </summary>
-    private void WaitForRoom(int length)
+    private bool WaitForRoom(int length, long deadline)
     {
-        if (CanReceive(length)) return;
-        long deadline = Environment.TickCount64 + (long)ReceiveBackpressureLimit.TotalMilliseconds;
+        if (CanReceive(length)) return true;
+        if (t_transmitting != 0) return false;
         long remaining;
-        while (!CanReceive(length) && !_failed && (remaining = deadline - Environment.TickCount64) > 0)
+        // Bounded by the deadline; a pulse without room (another queue refilled) waits again.
+        while (!_failed && (remaining = deadline - Environment.TickCount64) > 0)
+        {
             Monitor.Wait(Sync, (int)remaining);
+            if (CanReceive(length)) return true;
+        }
+        return false;
     }
 
-    /// <summary>Each frame the core completed goes the complete-frame way, backpressure included.</summary>
-    private readonly ref struct CompletedFrameSink(NicDevice nic) : ISegmentSink
+    private long Deadline() => Environment.TickCount64 + (long)ReceiveBackpressureLimit.TotalMilliseconds;
+
+    /// <summary>
+    /// Each frame the core completed goes the complete-frame way, backpressure included, against
+    /// one deadline for the whole frame: the first segment that finds no room by then stops it.
+    /// </summary>
+    private readonly ref struct CompletedFrameSink(NicDevice nic, long deadline) : ISegmentSink
     {
         public bool OnSegment(ReadOnlySpan<byte> segment)
         {
-            nic.WaitForRoom(segment.Length);
+            if (!nic.WaitForRoom(segment.Length, deadline)) return false;
             nic.ReceiveFrame(segment);
             return true;
         }
@@ -210,7 +240,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     protected bool Transmit(ReadOnlySpan<byte> frame)
     {
         var port = Port;
-        if (port is null || !PortLinkUp || !port.Send(frame))
+        if (port is null || !PortLinkUp || !Send(port, frame, default, offloaded: false))
         {
             Counters.TxDropped++;
             return false;
@@ -224,7 +254,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     protected bool Transmit(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
         var port = Port;
-        if (port is null || !PortLinkUp || !port.Send(frame, offload))
+        if (port is null || !PortLinkUp || !Send(port, frame, offload, offloaded: true))
         {
             Counters.TxDropped++;
             return false;
@@ -232,6 +262,20 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         Counters.TxFrames++;
         Counters.TxBytes += frame.Length;
         return true;
+    }
+
+    /// <summary>The port's send, marked on this thread (see <see cref="t_transmitting"/>).</summary>
+    private static bool Send(IPort port, ReadOnlySpan<byte> frame, in FrameOffload offload, bool offloaded)
+    {
+        t_transmitting++;
+        try
+        {
+            return offloaded ? port.Send(frame, offload) : port.Send(frame);
+        }
+        finally
+        {
+            t_transmitting--;
+        }
     }
 
     /// <summary>Called once the PCI function exists; <see cref="Context"/> is available from here on.</summary>

@@ -6,7 +6,9 @@ public enum LoopbackDelivery
     /// <summary>
     /// On the sender's thread, before Send returns: deterministic, so a unit test can send and
     /// assert at once. A receiver that sends from its callback re-enters the other NIC on the same
-    /// stack; a NIC that holds a lock across Send must use <see cref="Queued"/>.
+    /// stack. A receiving <see cref="Polynic.Core.Nic.NicDevice"/> does not wait for room on a thread
+    /// that is sending from another NIC, but two NICs that send to each other at the same time take
+    /// each other's locks in opposite order: NICs with traffic both ways must use <see cref="Queued"/>.
     /// </summary>
     Inline,
 

@@ -52,14 +52,26 @@ public static class ReceiveOffloadCompletion
     /// </returns>
     public static OffloadStatus Complete<TSink>(ReadOnlySpan<byte> frame, in FrameOffload offload, Span<byte> scratch,
         ref TSink sink, out int frames)
+        where TSink : ISegmentSink, allows ref struct =>
+        Complete(frame, offload, scratch, ref sink, out frames, out _);
+
+    /// <summary>
+    /// <see cref="Complete{TSink}(ReadOnlySpan{byte}, in FrameOffload, Span{byte}, ref TSink, out int)"/>,
+    /// also telling how many frames the whole frame yields (<paramref name="count"/>), so a caller
+    /// whose sink stopped knows how many it did not take.
+    /// </summary>
+    internal static OffloadStatus Complete<TSink>(ReadOnlySpan<byte> frame, in FrameOffload offload, Span<byte> scratch,
+        ref TSink sink, out int frames, out int count)
         where TSink : ISegmentSink, allows ref struct
     {
         frames = 0;
+        count = 1;
         if (offload.GsoType != GsoType.None)
         {
             // The segmenter recomputes every IP and TCP checksum, so a partial checksum is done too.
             var status = TcpSegmenter.TryCreate(frame, offload, out var segmenter);
             if (status != OffloadStatus.Ok) return status;
+            count = segmenter.SegmentCount;
             if (scratch.Length < segmenter.MaxSegmentLength) return OffloadStatus.BufferTooSmall;
             // Bounded by the segment count (at most TcpSegmenter.DefaultMaxSegments).
             while (segmenter.TryWriteNext(scratch, out int length))
