@@ -63,6 +63,7 @@ internal sealed class DeviceRun(DeviceTarget target, DeviceFuzzOptions options, 
             catch (Exception e)
             {
                 escaped = e;
+                kind = steps!.Current;
             }
             if (!watchdog.End(out var elapsed)) return null;
             _outcome.Operations = i + 1;
@@ -132,6 +133,8 @@ internal sealed class DeviceRun(DeviceTarget target, DeviceFuzzOptions options, 
         if (elapsed.Wall > bound) _outcome.SlowSteps++;
         if (d.Function.FailureReason is { } reason)
             _outcome.Failure = (FuzzFailureKind.TargetFailed, operation, $"{what}: the device failed: {reason}");
+        else if (d.WorkFailure is { } work)
+            _outcome.Failure = (FuzzFailureKind.TargetFailed, operation, $"{what}: the device failed: {work}");
         else if (d.Audit.Escaped > 0)
             _outcome.Failure = (FuzzFailureKind.OutOfRangeAccess, operation, $"{what}: {d.Audit.FirstEscape}");
         else if (d.Interrupts.Violation is { } interrupt)

@@ -48,10 +48,14 @@ internal sealed class DeviceSteps
     /// <summary>A running hash of everything the device answered, for determinism checks.</summary>
     public ulong Trace { get; private set; } = 0xCBF2_9CE4_8422_2325;
 
+    /// <summary>The kind of the step being performed (or last performed): what an exception escaped from.</summary>
+    public StepKind Current { get; private set; }
+
     /// <summary>Performs one step and says which kind it was.</summary>
     public StepKind Step()
     {
         var kind = (StepKind)_random.Weighted(_weights);
+        Current = kind;
         switch (kind)
         {
             case StepKind.BarRead: BarAccess(write: false); break;

@@ -34,8 +34,13 @@ internal sealed class E1000Profile : DeviceProfile
     public override void Doorbell(FuzzedDevice d, AdversarialValues values)
     {
         var random = values.Random;
-        switch (random.Below(12))
+        switch (random.Below(13))
         {
+            case 12:
+                // The driver turns receive and transmit back on (random RCTL/TCTL and CTRL.RST writes keep turning them off).
+                d.Write(0, Rctl, d.Read(0, Rctl, 4) | RctlEn, 4);
+                d.Write(0, Tctl, d.Read(0, Tctl, 4) | 1u << 1, 4);
+                break;
             case < 3: d.Write(0, Tdt, Index(d, random, Tdlen), 4); break;
             case < 5: d.Write(0, Rdt, Index(d, random, Rdlen), 4); break;
             case < 7: Offer(d, values, transmit: true); break;

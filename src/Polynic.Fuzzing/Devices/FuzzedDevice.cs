@@ -120,12 +120,27 @@ internal sealed class FuzzedDevice
         RefreshCommand();
     }
 
-    /// <summary>Runs <paramref name="action"/> holding the device's lock, as the transport's register path does.</summary>
-    public void Locked(Action action)
+    /// <summary>
+    /// Runs device work that a thread of the device's own would run in a server (virtio-net's queue
+    /// processing), here on the fuzzing thread and under the device's lock as that thread takes it.
+    /// That thread catches what the work throws and takes the device out of service; so does this
+    /// (<see cref="WorkFailure"/>), so a throw is a failed device, not an escaped exception.
+    /// </summary>
+    public void RunDeviceWork(string what, Action work)
     {
-        if (DeviceLock is null) { action(); return; }
-        lock (DeviceLock) action();
+        try
+        {
+            if (DeviceLock is null) work();
+            else lock (DeviceLock) work();
+        }
+        catch (Exception e)
+        {
+            WorkFailure ??= $"{what} threw {DeviceRun.Describe(e)}";
+        }
     }
+
+    /// <summary>What device work run by <see cref="RunDeviceWork"/> threw, or null.</summary>
+    public string? WorkFailure { get; private set; }
 
     /// <summary>Reads back the command register so the interrupt audit knows what the guest allowed.</summary>
     private void RefreshCommand()

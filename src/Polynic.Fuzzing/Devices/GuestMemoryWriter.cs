@@ -55,7 +55,8 @@ internal sealed class GuestMemoryWriter(FuzzedDevice d, AdversarialValues values
             0 => r.NextUInt32(),
             1 => (uint)values.Length(),
             2 => (uint)(values.Length() & 0xFFFF) | r.NextUInt32() << 16,
-            3 => r.NextUInt32() & 0xFFFF_0000 | (uint)r.Below(SanityLayout.Entries * 2),
+            // Two small halves: flags beside a ring index (virtio's flags and next), a count beside a command.
+            3 => (uint)r.Below(SanityLayout.Entries * 2) << 16 | (uint)r.Below(8),
             _ => r.Coin() ? 0 : uint.MaxValue,
         };
     }

@@ -89,9 +89,17 @@ internal sealed class VirtioNetProfile : DeviceProfile
             int length = random.Between(1, 4);
             for (int k = 0; k < length; k++)
             {
-                ushort next = random.OneIn(8) ? (ushort)random.NextUInt32() : (ushort)((at + 1) % (int)size);
-                // NEXT on all but the last, WRITE mostly as the queue's direction wants, INDIRECT and junk bits rarely.
-                uint flags = (k < length - 1 ? 1u : 0) | (random.Percent(receive ? 85 : 15) ? DescWrite : 0u)
+                // Next: the following entry, back to the head (a loop), any entry, or past the table.
+                ushort next = random.Below(8) switch
+                {
+                    0 => (ushort)random.NextUInt32(),
+                    1 => head,
+                    2 => (ushort)random.Below((int)size),
+                    _ => (ushort)((at + 1) % (int)size),
+                };
+                // NEXT on all but the last (and now and then on it too, running into whatever the table
+                // holds), WRITE mostly as the queue's direction wants, INDIRECT and junk bits rarely.
+                uint flags = (k < length - 1 || random.OneIn(6) ? 1u : 0) | (random.Percent(receive ? 85 : 15) ? DescWrite : 0u)
                     | (random.OneIn(12) ? 4u : 0) | (random.OneIn(32) ? random.NextUInt32() & 0xFFF8 : 0);
                 var descriptor = d.Ram(table + (ulong)at * 16, 16);
                 BinaryPrimitives.WriteUInt64LittleEndian(descriptor, random.Percent(70)
@@ -126,7 +134,8 @@ internal sealed class VirtioNetProfile : DeviceProfile
         header[1] = (byte)random.Below(6);
     }
 
-    private static void Notify(FuzzedDevice d, IVirtioDevice virtio, int queue) => d.Locked(() => virtio.QueueNotified(queue));
+    private static void Notify(FuzzedDevice d, IVirtioDevice virtio, int queue) =>
+        d.RunDeviceWork($"processing queue {queue}", () => virtio.QueueNotified(queue));
 
     /// <summary>
     /// virtio_pci_modern + virtio_net probe: one receive and one transmit queue of
