@@ -41,6 +41,31 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void Msix_is_offered_unless_a_nic_says_msix_false_in_the_file_or_msix_off_in_a_spec()
+    {
+        var c = Load("""
+            <polynic xmlns="urn:polynic:config:1">
+              <nic name="a" personality="virtio-net" socket="/run/polynic/a.sock"><unplugged/></nic>
+              <nic name="b" personality="virtio-net" socket="/run/polynic/b.sock" msix="false"><unplugged/></nic>
+            </polynic>
+            """);
+        Assert.True(c.Nics[0].OfferMsix);
+        Assert.False(c.Nics[1].OfferMsix);
+        Assert.Contains("msix", Refused("""
+            <polynic xmlns="urn:polynic:config:1">
+              <nic name="a" personality="virtio-net" socket="/run/polynic/a.sock" msix="off"><unplugged/></nic>
+            </polynic>
+            """).Message);
+
+        Assert.True(DeviceSpec.Parse("virtio-net:/run/a.sock", 0).OfferMsix);
+        var off = DeviceSpec.Parse("virtio-net:/run/a.sock,msix=off,queuePairs=2", 0);
+        Assert.False(off.OfferMsix);
+        Assert.Equal([new("queuePairs", "2")], off.Options); // msix is the core's, not handed to the personality
+        Assert.True(DeviceSpec.Parse("virtio-net:/run/a.sock,msix=on", 0).OfferMsix);
+        Assert.Contains("msix=on or msix=off", Assert.Throws<FormatException>(() => DeviceSpec.Parse("virtio-net:/run/a.sock,msix=2", 0)).Message);
+    }
+
+    [Fact]
     public void Schema_errors_name_file_line_and_column()
     {
         var e = Refused("""

@@ -90,7 +90,7 @@ internal static class ModulesCommand
         list.Options.Add(listServer);
         list.SetAction((parse, ct) => SendAsync(parse.GetValue(listServer)!, new ControlRequest(ControlCommands.NicsList), ct));
 
-        var spec = new Argument<string>("spec") { Description = "PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=NIC][,OPTION=VALUE...], e.g. rtl8139:/run/polynic/nic1.sock,tap=pn1,revision=0x20" };
+        var spec = new Argument<string>("spec") { Description = "PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=NIC][,msix=off][,OPTION=VALUE...], e.g. rtl8139:/run/polynic/nic1.sock,tap=pn1,revision=0x20" };
         var addServer = ServerOption(true);
         var add = new Command("add", "Create a NIC from a loaded personality and serve it on a new vfio-user socket (then QMP device_add vfio-user-pci,socket=...).");
         add.Arguments.Add(spec);
@@ -99,7 +99,7 @@ internal static class ModulesCommand
 
         var name = new Argument<string>("name") { Description = "The NIC's name." };
         var removeServer = ServerOption(true);
-        var remove = new Command("remove", "Stop serving a NIC (detach it from the VM first: QMP device_del).");
+        var remove = new Command("remove", "Stop serving a NIC (detach it from the VM first: QMP device_del; QEMU 10.2-11.1 abort on that for a card with MSI-X, see nics add ... msix=off).");
         remove.Arguments.Add(name);
         remove.Options.Add(removeServer);
         remove.SetAction((parse, ct) => SendAsync(parse.GetValue(removeServer)!, new ControlRequest(ControlCommands.NicsRemove, Name: parse.GetValue(name)), ct));
@@ -137,6 +137,7 @@ internal static class ModulesCommand
         }
         if (response.Result is { } result)
             Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (response.Warning is { } warning) Console.Error.WriteLine($"polynic: warning: {warning}");
         if (response.Ok) return 0;
         Console.Error.WriteLine($"polynic: {request.Command} refused: {response.Error}");
         return 1;

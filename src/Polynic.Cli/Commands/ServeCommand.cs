@@ -16,7 +16,7 @@ internal static class ServeCommand
         var config = new Option<FileInfo?>("--config", "-c") { Description = "Server configuration (XML, schema: schemas/polynic-config.xsd)." };
         var devices = new Option<string[]>("--device", "-d")
         {
-            Description = "A device to serve without a configuration file: PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=..]. Repeat for more.",
+            Description = "A device to serve without a configuration file: PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=..][,msix=off][,OPTION=VALUE..]. Repeat for more.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log at debug level." };

@@ -34,12 +34,18 @@ public sealed partial class PciFunction
     /// <param name="device">The device-specific part.</param>
     /// <param name="name">Instance name for logs and errors, e.g. "nic0".</param>
     /// <param name="loggerFactory">Where logs go; none by default.</param>
+    /// <param name="offerMsix">
+    /// False to present the function without its MSI-X capability even if the device declares
+    /// one (<see cref="PciFunctionDefinition.WithoutMsix"/>): QEMU 10.2 to 11.1 abort when a
+    /// vfio-user device with MSI-X is hot-unplugged, so a VM that must survive an unplug takes
+    /// the card with MSI or INTx instead.
+    /// </param>
     /// <exception cref="ArgumentException">The device's definition is inconsistent (the message says how).</exception>
-    public PciFunction(IPciDevice device, string name, ILoggerFactory? loggerFactory = null)
+    public PciFunction(IPciDevice device, string name, ILoggerFactory? loggerFactory = null, bool offerMsix = true)
     {
         _device = device;
         Name = name;
-        Definition = device.Definition;
+        Definition = offerMsix ? device.Definition : device.Definition.WithoutMsix();
         Definition.Validate();
         var factory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = factory.CreateLogger($"Polynic.Pci.{name}");

@@ -25,6 +25,13 @@ public sealed record PciFunctionDefinition
     /// <summary>Vendor-specific capabilities (ID 0x09), linked after the others in declaration order.</summary>
     public IReadOnlyList<VendorCapability> VendorCapabilities { get; init; } = [];
 
+    /// <summary>
+    /// This definition with no MSI-X capability: the guest finds MSI (if declared) and INTx only.
+    /// The BARs stay as declared, so the personality's register map does not move; the BAR range
+    /// that held the table and PBA then reaches the device like any other register access.
+    /// </summary>
+    public PciFunctionDefinition WithoutMsix() => this with { Msix = null };
+
     /// <summary>The BAR with this index, or null if the function does not implement it.</summary>
     public BarDefinition? FindBar(int index) => Bars.FirstOrDefault(b => b.Index == index);
 

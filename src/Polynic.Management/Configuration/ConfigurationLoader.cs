@@ -76,7 +76,7 @@ public static class ConfigurationLoader
             if (!mac.IsUnicast) errors.Add(At(name, n.Attribute("mac")!, $"NIC '{nicName}': MAC {mac} is a group address; a station address must be unicast"));
             else if (!macs.TryAdd(mac, nicName)) errors.Add(At(name, (XObject?)n.Attribute("mac") ?? n, $"NIC '{nicName}': MAC {mac} is already used by NIC '{macs[mac]}'"));
             nics.Add(new NicConfiguration(nicName, (string)n.Attribute("personality")!, (string)n.Attribute("socket")!, mac,
-                Options(n, name, nicName, errors), Port(n), Faults(n), ((IXmlLineInfo)n).LineNumber));
+                Options(n, name, nicName, errors), Port(n), Faults(n), ((IXmlLineInfo)n).LineNumber, Bool(n, "msix", true)));
             index++;
         }
         foreach (var group in nics.Where(x => x.Port is TapPortConfiguration).GroupBy(x => ((TapPortConfiguration)x.Port).InterfaceName).Where(g => g.Count() > 1 && !g.Key.Contains('%')))

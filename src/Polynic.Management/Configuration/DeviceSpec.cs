@@ -4,11 +4,11 @@ namespace Polynic.Management.Configuration;
 
 /// <summary>
 /// A device given on the command line instead of in a configuration file:
-/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME][,name=NIC][,OPTION=VALUE...]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
+/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME][,name=NIC][,msix=off][,OPTION=VALUE...]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
 /// </summary>
 public static class DeviceSpec
 {
-    private static readonly HashSet<string> Reserved = new(["mac", "tap", "name"], StringComparer.OrdinalIgnoreCase);
+    private static readonly HashSet<string> Reserved = new(["mac", "tap", "name", "msix"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Parses one specification; <paramref name="index"/> picks the default MAC and name.</summary>
     /// <exception cref="FormatException">The text is not a specification; the message says why.</exception>
@@ -26,7 +26,7 @@ public static class DeviceSpec
             if (eq <= 0) throw new FormatException($"'{part}' in '{text}' is not key=value.");
             settings[part[..eq]] = part[(eq + 1)..];
         }
-        // Keys other than mac, tap and name are the personality's own options (revision=0x20,
+        // Keys other than mac, tap, name and msix are the personality's own options (revision=0x20,
         // queuePairs=2): its module checks them when the NIC is created.
         var options = settings.Where(s => !Reserved.Contains(s.Key)).ToList();
         var mac = settings.TryGetValue("mac", out var m)
@@ -37,7 +37,13 @@ public static class DeviceSpec
             : new UnpluggedPortConfiguration();
         var personality = text[..colon];
         var name = settings.TryGetValue("name", out var n) ? n : $"{personality}{index}";
-        return new NicConfiguration(name, personality, parts[0], mac, options, port, null, 0);
+        bool msix = !settings.TryGetValue("msix", out var x) || x.ToLowerInvariant() switch
+        {
+            "on" or "true" => true,
+            "off" or "false" => false,
+            _ => throw new FormatException($"msix={x} in '{text}': say msix=on or msix=off."),
+        };
+        return new NicConfiguration(name, personality, parts[0], mac, options, port, null, 0, msix);
     }
 
     /// <summary>A configuration serving the given specifications, NIC i with default MAC i.</summary>

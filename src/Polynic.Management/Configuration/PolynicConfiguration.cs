@@ -18,7 +18,9 @@ public sealed record SwitchConfiguration(string Name, TimeSpan Aging);
 /// <summary>
 /// One NIC: a personality behind a vfio-user socket, attached to a port. <paramref name="Options"/>
 /// are the personality's own settings (the <c>revision</c> attribute and <c>&lt;option&gt;</c>
-/// elements), handed to its module as they are.
+/// elements), handed to its module as they are. <paramref name="OfferMsix"/> false presents the
+/// card without its MSI-X capability (MSI and INTx only), for VMs that hot-unplug it: QEMU 10.2
+/// to 11.1 abort on <c>device_del</c> of a vfio-user device with MSI-X.
 /// </summary>
 public sealed record NicConfiguration(
     string Name,
@@ -28,7 +30,8 @@ public sealed record NicConfiguration(
     IReadOnlyList<KeyValuePair<string, string>> Options,
     PortConfiguration Port,
     FaultConfiguration? Faults,
-    int Line);
+    int Line,
+    bool OfferMsix = true);
 
 /// <summary>Where a NIC's frames go.</summary>
 public abstract record PortConfiguration;

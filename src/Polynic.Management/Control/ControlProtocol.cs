@@ -11,7 +11,7 @@ namespace Polynic.Management.Control;
 /// <param name="Command">What to do, for example <c>modules.load</c>.</param>
 /// <param name="Path">A module file (modules.load, modules.validate).</param>
 /// <param name="Name">A module or NIC name (modules.unload, nics.remove).</param>
-/// <param name="Spec">A NIC specification (nics.add): <c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,OPTION=VALUE..]</c>; or faults (nics.faults, see <see cref="Configuration.FaultSpec"/>).</param>
+/// <param name="Spec">A NIC specification (nics.add): <c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,msix=off][,OPTION=VALUE..]</c>; or faults (nics.faults, see <see cref="Configuration.FaultSpec"/>).</param>
 public sealed record ControlRequest(string Command, string? Path = null, string? Name = null, string? Spec = null);
 
 /// <summary>
@@ -21,7 +21,8 @@ public sealed record ControlRequest(string Command, string? Path = null, string?
 /// <param name="Ok">Whether the command did what was asked.</param>
 /// <param name="Error">Why not, when <paramref name="Ok"/> is false.</param>
 /// <param name="Result">The command's data (lists, the module entry), when it has any.</param>
-public sealed record ControlResponse(bool Ok, string? Error = null, JsonNode? Result = null);
+/// <param name="Warning">Done, but with a consequence the user should know about (a card whose unplug aborts QEMU).</param>
+public sealed record ControlResponse(bool Ok, string? Error = null, JsonNode? Result = null, string? Warning = null);
 
 /// <summary>The commands a control socket understands.</summary>
 public static class ControlCommands

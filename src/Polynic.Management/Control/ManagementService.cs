@@ -43,19 +43,23 @@ public sealed class ManagementService(ServerHost host)
                 case ControlCommands.PersonalitiesList:
                     return Ok(host.Modules.Personalities());
                 case ControlCommands.NicsList:
-                    return Ok(host.Functions.Select(f => new NicStatus(f.Name, f.Personality, f.Module, f.Server.SocketPath, f.Port?.Name,
-                            f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected))
-                        .Concat(host.FailedNics.Select(f => new NicStatus(f.Name, f.Personality, null, null, null, "failed", f.Reason, false))));
+                    return Ok(host.Functions.Select(f => Status(f, f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected))
+                        .Concat(host.FailedNics.Select(f => new NicStatus(f.Name, f.Personality, null, null, null, "failed", f.Reason, false, false, null))));
                 case ControlCommands.NicsAdd:
                 {
                     var spec = Require(request.Spec, "spec");
                     var nic = DeviceSpec.Parse(spec, FreeIndex());
                     var served = await host.AddNicAsync(nic, cancellationToken);
-                    return Ok(new NicStatus(served.Name, served.Personality, served.Module, served.Server.SocketPath, served.Port?.Name, "serving", null, false));
+                    return Ok(Status(served, "serving", null, false)) with { Warning = served.OffersMsix ? HotUnplug.MsixWarning : null };
                 }
                 case ControlCommands.NicsRemove:
-                    await host.RemoveNicAsync(Require(request.Name, "name"));
-                    return new ControlResponse(true);
+                {
+                    var name = Require(request.Name, "name");
+                    var served = host.Functions.FirstOrDefault(f => f.Name == name);
+                    bool abortsOnUnplug = served is { OffersMsix: true, Server.IsClientConnected: true };
+                    await host.RemoveNicAsync(name);
+                    return new ControlResponse(true, Warning: abortsOnUnplug ? HotUnplug.RemovedWhileAttachedWarning : null);
+                }
                 case ControlCommands.NicsFaults:
                     return Ok(SetFaults(Require(request.Name, "name"), Require(request.Spec, "spec")));
                 default:
@@ -68,6 +72,10 @@ public sealed class ManagementService(ServerHost host)
             return new ControlResponse(false, e.Message);
         }
     }
+
+    private static NicStatus Status(ServedFunction f, string state, string? reason, bool connected) =>
+        new(f.Name, f.Personality, f.Module, f.Server.SocketPath, f.Port?.Name, state, reason, connected,
+            f.OffersMsix, f.OffersMsix ? HotUnplug.MsixWarning : null);
 
     private FaultSettings SetFaults(string name, string spec)
     {
@@ -111,4 +119,15 @@ public sealed class ManagementService(ServerHost host)
 }
 
 /// <summary>A NIC as the control protocol reports it.</summary>
-public sealed record NicStatus(string Name, string Personality, string? Module, string? Socket, string? Port, string State, string? Reason, bool Connected);
+/// <param name="Name">The NIC's name.</param>
+/// <param name="Personality">The personality it was created from.</param>
+/// <param name="Module">The module that provides the personality; null if the NIC never started.</param>
+/// <param name="Socket">Its vfio-user socket.</param>
+/// <param name="Port">Where its frames go.</param>
+/// <param name="State">"serving" or "failed".</param>
+/// <param name="Reason">Why it failed.</param>
+/// <param name="Connected">Whether a VMM is connected.</param>
+/// <param name="Msix">Whether the guest is offered MSI-X.</param>
+/// <param name="HotUnplug">Null when the card can be hot-unplugged safely; otherwise what goes wrong and what to do.</param>
+public sealed record NicStatus(string Name, string Personality, string? Module, string? Socket, string? Port, string State, string? Reason, bool Connected,
+    bool Msix, string? HotUnplug);

@@ -24,6 +24,9 @@ public sealed record ServedFunction(string Name, string Personality, string Modu
 
     /// <summary>Null while the device works; why it was taken out of service otherwise (it threw, or reported a failure).</summary>
     public string? FailureReason => Function.FailureReason;
+
+    /// <summary>Whether the guest is offered MSI-X (the personality declares it and the NIC was not served with <c>msix=off</c>).</summary>
+    public bool OffersMsix => Function.Definition.Msix is not null;
 }
 
 /// <summary>A configured NIC that could not be started, and why; the server serves the others.</summary>
@@ -258,7 +261,7 @@ public sealed class ServerHost : IAsyncDisposable
         IPort? port = null;
         try
         {
-            var function = new PciFunction(device, nic.Name, _loggers);
+            var function = new PciFunction(device, nic.Name, _loggers, nic.OfferMsix);
             port = PortFactory.Create(nic, _switches, _capture, Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, _loggers);
             if (port is not null)
             {
@@ -269,6 +272,8 @@ public sealed class ServerHost : IAsyncDisposable
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
             var server = new VfioUserServer(function, nic.Socket, loggerFactory: _loggers);
             await server.StartAsync(cancellationToken);
+            if (function.Definition.Msix is not null)
+                _log.LogInformation("NIC {Nic} offers MSI-X: {Warning}", nic.Name, HotUnplug.MsixWarning);
             return new ServedFunction(nic.Name, nic.Personality, module, function, port, server);
         }
         catch (Exception e) when (e is not OperationCanceledException)
