@@ -61,6 +61,32 @@ public sealed class Guest : IAsyncDisposable
     /// <summary>QEMU's process id.</summary>
     public int ProcessId => qemu.Id;
 
+    /// <summary>Whether QEMU has exited (on its own, by a crash or an abort, or after <see cref="QuitAsync"/>).</summary>
+    public bool HasExited => qemu.HasExited;
+
+    /// <summary>
+    /// Ends QEMU the orderly way (QMP <c>quit</c>) and returns its exit status: 0 when it shut down
+    /// cleanly; a signal (an abort shows as 134) or an error status otherwise.
+    /// </summary>
+    public async Task<int> QuitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (!qemu.HasExited)
+        {
+            try
+            {
+                await QmpAsync("""{"execute":"quit"}""", timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is GuestException or IOException)
+            {
+                // It may close the connection before its reply reaches us; whether it exits is what counts.
+            }
+        }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        await qemu.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+        return qemu.ExitCode;
+    }
+
     internal static Guest Start(GuestImage image, GuestOptions options, ILogger? logger)
     {
         if (options.MemoryMiB < 64) throw new ArgumentException("A guest needs at least 64 MiB.", nameof(options));

@@ -8,69 +8,91 @@ namespace Polynic.EndToEnd.Tests.Modules;
 
 /// <summary>
 /// The seed's central claim, with real programs end to end: one running <c>polynic serve</c>
-/// process and one running guest; QEMU's QMP <c>device_del</c> detaches a Polynic e1000,
-/// <c>device_add</c> attaches a Polynic RTL8139 whose module the server loads at that moment, and
-/// then an e1000 again. Neither QEMU nor Polynic restarts; the stock drivers bind each time and
-/// traffic flows; Polynic's binaries are byte-identical before and after.
+/// process and one running guest; QMP <c>device_add</c> attaches a Polynic card whose module the
+/// server loads at that moment, <c>device_del</c> detaches it, its module is unloaded and the next
+/// one loaded: e1000, virtio-net with two queue pairs, RTL8139, virtio-net again. Neither QEMU nor
+/// Polynic restarts; the stock drivers bind each time and traffic flows; Polynic's binaries are
+/// byte-identical before and after, and both processes exit cleanly at the end.
 /// </summary>
+/// <remarks>
+/// The virtio-net cards are served with <c>msix=off</c> (INTx): QEMU 10.2 to 11.1 abort when a
+/// vfio-user device with MSI-X is unplugged (README, "Hot-unplug and MSI-X"), whatever the server
+/// does. On q35 every card sits behind a PCIe root port, since the root complex's own slots
+/// cannot be hot-plugged.
+/// </remarks>
 [Collection(RealGuests.Name)]
 public sealed class LivePersonalitySwapTests(RigFixture rig, ITestOutputHelper output)
 {
     private const string E1000Module = "Polynic.Personalities.E1000";
+    private const string VirtioNetModule = "Polynic.Personalities.VirtioNet";
     private const string Rtl8139Module = "Polynic.Personalities.Rtl8139";
-    private static readonly TimeSpan Short = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Short = HotPlug.Short;
 
-    [Fact]
-    public async Task E1000_then_RTL8139_then_e1000_in_one_guest_session_with_module_loads_at_run_time()
+    private sealed record Card(string Module, string Personality, string Driver, string Options = "");
+
+    private static readonly Card[] Sequence =
+    [
+        new(E1000Module, "e1000", "e1000"),
+        new(VirtioNetModule, "virtio-net", "virtio_net", ",queuePairs=2,msix=off"),
+        new(Rtl8139Module, "rtl8139", "8139too"),
+        new(VirtioNetModule, "virtio-net", "virtio_net", ",queuePairs=2,msix=off"),
+    ];
+
+    [Theory]
+    [InlineData("pc")]
+    [InlineData("q35")]
+    public async Task E1000_virtio_net_RTL8139_virtio_net_swapped_live_in_one_guest_session_with_module_loads_at_run_time(string machine)
     {
         await PolynicProcess.EnsureBuiltAsync();
         var before = PolynicProcess.HashBinaries();
-        Assert.Contains(before.Keys, k => k.EndsWith(E1000Module + ".dll", StringComparison.Ordinal));
-        Assert.Contains(before.Keys, k => k.EndsWith(Rtl8139Module + ".dll", StringComparison.Ordinal));
+        foreach (var module in Sequence.Select(c => c.Module).Distinct())
+            Assert.Contains(before.Keys, k => k.EndsWith(module + ".dll", StringComparison.Ordinal));
 
         var image = await rig.Rig.EnsurePreparedAsync();
         var work = Directory.CreateTempSubdirectory("polynic-swap-");
         Directory.CreateDirectory(Path.Combine(work.FullName, "modules")); // empty: every module comes later, over the control socket
-        const string subnet = "10.77.251";
+        string subnet = machine == "q35" ? "10.77.252" : "10.77.251";
         string peerAddress = $"{subnet}.1", guestAddress = $"{subnet}.2";
         try
         {
             await using var server = await PolynicProcess.ServeAsync(Path.Combine(work.FullName, "control.sock"), Path.Combine(work.FullName, "modules"));
             int pid = server.Id;
             await using var peer = await NetworkNamespace.CreateAsync(image.RootDirectory);
+            peer.StartTool("iperf3 -s");
+            await using var guest = await rig.Rig.StartGuestAsync(new GuestOptions
+            {
+                Name = $"swap-{machine}", Machine = machine, ExtraQemuArguments = HotPlug.RootPorts(machine),
+            });
+            int qemu = guest.ProcessId;
 
-            // 1. e1000: module loaded into the running server, NIC added, guest boots with it.
-            await server.ManageCheckedAsync("modules", "load", PolynicProcess.Module(E1000Module));
-            string first = await AddNicAsync(server, peer, work.FullName, "e1000", "nic-a", "pnswap0", "52:54:00:5a:00:01", peerAddress);
-            await using var guest = await rig.Rig.StartGuestAsync(new GuestOptions { Name = "swap", VfioUserSockets = [first] });
-            await ExpectDriverAsync(guest, "e1000", "52:54:00:5a:00:01", guestAddress);
-            await TrafficAsync(guest, peer, peerAddress, guestAddress, 8080);
+            string? loaded = null;
+            for (int i = 0; i < Sequence.Length; i++)
+            {
+                var card = Sequence[i];
+                if (loaded != card.Module)
+                {
+                    if (loaded is not null) await server.ManageCheckedAsync("modules", "unload", loaded);
+                    await server.ManageCheckedAsync("modules", "load", PolynicProcess.Module(card.Module));
+                    loaded = card.Module;
+                }
+                string nic = $"nic{i}", device = $"swap{i}", mac = $"52:54:00:5a:00:0{i + 1}";
+                string socket = await HotPlug.AddTapNicAsync(server, peer, work.FullName, card.Personality, nic, $"pnswap{i}", mac, peerAddress, card.Options);
+                await HotPlug.AttachAsync(guest, machine, device, socket, i);
+                await HotPlug.ExpectDriverAsync(guest, card.Driver, mac, guestAddress);
+                if (card.Personality == "virtio-net") await TwoQueuePairsAsync(guest, peerAddress);
+                await TrafficAsync(guest, peer, peerAddress, guestAddress, 8080 + 10 * i);
+                await HotPlug.DetachAsync(guest, server, device, nic);
+                await HotPlug.AssertVmAliveAsync(guest);
+            }
+            await server.ManageCheckedAsync("modules", "unload", loaded!);
 
-            // 2. Detach the e1000 in the running guest, drop it and its module, load the RTL8139's, attach it.
-            await DetachAsync(guest, server, GuestOptions.VfioUserDeviceId(0), "nic-a");
-            await server.ManageCheckedAsync("modules", "unload", E1000Module);
-            await server.ManageCheckedAsync("modules", "load", PolynicProcess.Module(Rtl8139Module));
-            string second = await AddNicAsync(server, peer, work.FullName, "rtl8139", "nic-b", "pnswap1", "52:54:00:5a:00:02", peerAddress);
-            await AttachAsync(guest, "swap1", second);
-            await ExpectDriverAsync(guest, "8139too", "52:54:00:5a:00:02", guestAddress);
-            await TrafficAsync(guest, peer, peerAddress, guestAddress, 8090);
-
-            // 3. And back: the e1000 module is loaded again (a fresh load context), a new NIC attached.
-            await DetachAsync(guest, server, "swap1", "nic-b");
-            await server.ManageCheckedAsync("modules", "unload", Rtl8139Module);
-            await server.ManageCheckedAsync("modules", "load", PolynicProcess.Module(E1000Module));
-            string third = await AddNicAsync(server, peer, work.FullName, "e1000", "nic-c", "pnswap2", "52:54:00:5a:00:03", peerAddress);
-            await AttachAsync(guest, "swap2", third);
-            await ExpectDriverAsync(guest, "e1000", "52:54:00:5a:00:03", guestAddress);
-            await TrafficAsync(guest, peer, peerAddress, guestAddress, 8100);
-
-            // One Polynic process throughout, nothing rebuilt or rewritten.
+            // One QEMU and one Polynic process throughout, nothing rebuilt or rewritten, both end cleanly.
+            Assert.Equal(qemu, guest.ProcessId);
+            Assert.Equal(0, await guest.QuitAsync(Short));
             Assert.False(server.HasExited, server.Output);
             Assert.Equal(pid, server.Id);
             Assert.Equal(before, PolynicProcess.HashBinaries());
-            var modules = JsonDocument.Parse(await server.ManageCheckedAsync("modules", "list")).RootElement;
-            Assert.Equal(E1000Module, Assert.Single(modules.EnumerateArray()).GetProperty("name").GetString());
-            await guest.DisposeAsync();
+            Assert.Empty(JsonDocument.Parse(await server.ManageCheckedAsync("modules", "list")).RootElement.EnumerateArray());
             Assert.Equal(0, await server.StopAsync());
             output.WriteLine(server.Output);
         }
@@ -80,51 +102,30 @@ public sealed class LivePersonalitySwapTests(RigFixture rig, ITestOutputHelper o
         }
     }
 
-    private static async Task<string> AddNicAsync(PolynicProcess server, NetworkNamespace peer, string work, string personality, string name, string tap, string mac, string peerAddress)
+    /// <summary>
+    /// Both queue pairs in use without MSI-X: the driver takes INTx (no MSI vectors), ethtool
+    /// turns on the second pair, and parallel streams kick both transmit queues (8 flows: even if
+    /// the kernel spreads them by hash rather than by CPU, all land on one queue 1 time in 128).
+    /// </summary>
+    private async Task TwoQueuePairsAsync(Guest guest, string peerAddress)
     {
-        string socket = Path.Combine(work, name + ".sock");
-        var added = JsonDocument.Parse(await server.ManageCheckedAsync("nics", "add", $"{personality}:{socket},name={name},tap={tap},mac={mac}")).RootElement;
-        Assert.Equal(personality, added.GetProperty("personality").GetString());
-        await peer.AdoptAsync(tap, peerAddress + "/24");
-        return socket;
-    }
-
-    private static async Task ExpectDriverAsync(Guest guest, string driver, string mac, string address)
-    {
-        // Wait for the hot-plugged function to get its driver and interface (the first one is there at boot).
-        var bound = await guest.RunCheckedAsync(
-            $"for i in $(seq 1 200); do [ \"$(cat /sys/class/net/eth0/address 2>/dev/null)\" = {mac} ] && break; sleep 0.1; done; " +
-            "basename $(readlink /sys/class/net/eth0/device/driver)", Short);
-        Assert.Equal(driver, bound.Trim());
-        await guest.RunCheckedAsync(
-            $"ip link set eth0 up && ip addr add {address}/24 dev eth0 && " +
-            "for i in $(seq 1 100); do [ \"$(cat /sys/class/net/eth0/carrier 2>/dev/null)\" = 1 ] && exit 0; sleep 0.1; done; echo no carrier; exit 1",
-            Short);
+        Assert.Equal("no msi", (await guest.RunCheckedAsync("ls /sys/class/net/eth0/device/msi_irqs 2>/dev/null | grep -q . && echo msi || echo no msi", Short)).Trim());
+        await guest.RunCheckedAsync("ethtool -L eth0 combined 2", Short);
+        Assert.Matches(@"Combined:\s+2\s*$", (await guest.RunCheckedAsync("ethtool -l eth0 | tail -n 1", Short)).Trim());
+        var kicks = () => guest.RunCheckedAsync("ethtool -S eth0 | grep -E '^ *tx[01]_kicks:' | awk '{print $2}'", Short);
+        var start = (await kicks()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+        await guest.RunCheckedAsync($"iperf3 -c {peerAddress} -P 8 -t 2 >/dev/null", TimeSpan.FromMinutes(1));
+        var end = (await kicks()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+        Assert.Equal(2, start.Length);
+        Assert.True(end[0] > start[0] && end[1] > start[1], $"tx0/tx1 kicks {start[0]}/{start[1]} -> {end[0]}/{end[1]}");
     }
 
     private async Task TrafficAsync(Guest guest, NetworkNamespace peer, string peerAddress, string guestAddress, int port)
     {
-        var ping = await guest.RunCheckedAsync($"ping -c 100 -i 0.02 -W 2 {peerAddress}", TimeSpan.FromMinutes(2));
-        PingOutput.AssertAllAnswered(ping, 100);
+        var ping = await guest.RunCheckedAsync($"ping -c 10 -i 0.05 -W 2 {peerAddress}", TimeSpan.FromMinutes(1));
+        PingOutput.AssertAllAnswered(ping, 10);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await FileTransfer.AssertBothWaysAsync(guest, peer, peerAddress, guestAddress, 16, port);
-        output.WriteLine($"{(await guest.RunCheckedAsync("basename $(readlink /sys/class/net/eth0/device/driver)", Short)).Trim()}: ping 100/100, 16 MiB both ways in {clock.Elapsed.TotalSeconds:0} s");
+        await FileTransfer.AssertBothWaysAsync(guest, peer, peerAddress, guestAddress, 8, port);
+        output.WriteLine($"{(await guest.RunCheckedAsync("basename $(readlink /sys/class/net/eth0/device/driver)", Short)).Trim()}: ping 10/10, 8 MiB both ways with equal sha256 in {clock.Elapsed.TotalSeconds:0} s");
     }
-
-    private static async Task DetachAsync(Guest guest, PolynicProcess server, string deviceId, string nic)
-    {
-        await guest.QmpAsync($$$"""{"execute":"device_del","arguments":{"id":"{{{deviceId}}}"}}""");
-        // The guest ejects the function (ACPI hot-plug), then QEMU drops it and closes its vfio-user connection.
-        await guest.RunCheckedAsync("for i in $(seq 1 300); do [ -e /sys/class/net/eth0 ] || exit 0; sleep 0.1; done; echo eth0 still there; exit 1", Short);
-        for (int i = 0; i < 100; i++)
-        {
-            var nics = JsonDocument.Parse(await server.ManageCheckedAsync("nics", "list")).RootElement;
-            if (!nics.EnumerateArray().Single(n => n.GetProperty("name").GetString() == nic).GetProperty("connected").GetBoolean()) break;
-            await Task.Delay(100);
-        }
-        await server.ManageCheckedAsync("nics", "remove", nic);
-    }
-
-    private static Task AttachAsync(Guest guest, string deviceId, string socket) =>
-        guest.QmpAsync($$$$"""{"execute":"device_add","arguments":{"driver":"vfio-user-pci","id":"{{{{deviceId}}}}","socket":{"type":"unix","path":"{{{{socket}}}}"}}}""");
 }
