@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace Polynic.EndToEnd.Tests.Modules;
 
@@ -107,6 +108,19 @@ internal sealed class PolynicProcess : IAsyncDisposable
         return output;
     }
 
+    /// <summary>
+    /// Like <see cref="ManageCheckedAsync"/> for a command that answers with JSON: the parsed
+    /// answer (stdout), and the warning the CLI printed on stderr, if any.
+    /// </summary>
+    public async Task<(JsonElement Result, string? Warning)> ManageJsonAsync(params string[] arguments)
+    {
+        var (code, stdout, stderr) = await RunSeparatelyAsync(Executable, [.. arguments, "--server", ControlSocket], TimeSpan.FromMinutes(2));
+        Assert.True(code == 0, $"polynic {string.Join(' ', arguments)} failed ({code}):\n{stdout}{stderr}");
+        const string prefix = "polynic: warning: ";
+        var warning = stderr.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..].Trim();
+        return (JsonDocument.Parse(stdout).RootElement.Clone(), warning);
+    }
+
     /// <summary>Stops the server with SIGTERM, as a service manager does, and returns its exit code.</summary>
     public async Task<int> StopAsync()
     {
@@ -124,6 +138,13 @@ internal sealed class PolynicProcess : IAsyncDisposable
     public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout,
         IReadOnlyDictionary<string, string>? environment = null)
     {
+        var (code, stdout, stderr) = await RunSeparatelyAsync(file, arguments, timeout, environment);
+        return (code, stdout + stderr);
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunSeparatelyAsync(string file, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) start.ArgumentList.Add(a);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
@@ -133,7 +154,7 @@ internal sealed class PolynicProcess : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout);
         try { await process.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw; }
-        return (process.ExitCode, await stdout + await stderr);
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     public async ValueTask DisposeAsync()
