@@ -61,6 +61,9 @@ public sealed class Guest : IAsyncDisposable
     /// <summary>QEMU's process id.</summary>
     public int ProcessId => qemu.Id;
 
+    /// <summary>Once QEMU has exited and its output is read: its exit status and what it printed on stderr (an assertion, say).</summary>
+    public string? ExitReport { get; private set; }
+
     /// <summary>Whether QEMU has exited (on its own, by a crash or an abort, or after <see cref="QuitAsync"/>).</summary>
     public bool HasExited => qemu.HasExited;
 
@@ -285,8 +288,8 @@ public sealed class Guest : IAsyncDisposable
             serial.Append(buffer.AsSpan(0, read), protocol.OnLine);
         await qemu.WaitForExitAsync().ConfigureAwait(false);
         var errors = (await stderr.ConfigureAwait(false)).Trim();
-        protocol.OnTerminated(new GuestException(Describe(
-            $"QEMU exited with status {qemu.ExitCode}" + (errors.Length > 0 ? $"; it said:\n{errors}" : ""))));
+        ExitReport = $"QEMU exited with status {qemu.ExitCode}" + (errors.Length > 0 ? $"; it said:\n{errors}" : "");
+        protocol.OnTerminated(new GuestException(Describe(ExitReport)));
     }
 
     private async Task SendAsync(string text)

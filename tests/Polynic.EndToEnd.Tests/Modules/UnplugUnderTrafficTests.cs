@@ -86,7 +86,7 @@ public sealed class UnplugUnderTrafficTests(RigFixture rig, ITestOutputHelper ou
             await guest.QmpAsync("""{"execute":"device_del","arguments":{"id":"orphan"}}""");
             for (var clock = System.Diagnostics.Stopwatch.StartNew(); ; await Task.Delay(100))
             {
-                Assert.False(guest.HasExited, "QEMU died unplugging a device whose server had gone");
+                Assert.False(guest.HasExited, $"QEMU died unplugging a device whose server had gone: {guest.ExitReport}");
                 var peripherals = await guest.QmpAsync("""{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}""");
                 if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == "orphan")) break;
                 Assert.True(clock.Elapsed < Short, "QEMU kept the orphaned device");
