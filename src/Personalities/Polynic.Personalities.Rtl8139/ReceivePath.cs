@@ -10,8 +10,9 @@ namespace Polynic.Personalities.Rtl8139;
 /// <summary>
 /// Receive: filter, then either the C-mode ring buffer or the C+ descriptor ring. Frames that find
 /// no room wait in the receive FIFO (<see cref="FrameFifo"/>) until the driver frees space (CAPR
-/// write; in C+ mode its interrupt acknowledgement); a frame that does not fit in the FIFO either is
-/// missed (MPC, ISR RxFIFOOver).
+/// write; in C+ mode its interrupt acknowledgement or mask write); while the FIFO is full the port's
+/// thread is held back (<see cref="HasRoomFor"/>, the core's backpressure), and only a frame that
+/// still finds no room after that is missed (MPC, ISR RxFIFOOver).
 /// </summary>
 internal sealed class ReceivePath
 {
@@ -75,6 +76,15 @@ internal sealed class ReceivePath
     /// <summary>ChipCmd as read: RE/TE plus BUFE when the ring buffer holds nothing unread.</summary>
     public byte CommandStatus(byte command) => (byte)(command | (_readOffset == _writeOffset ? CmdBufferEmpty : 0));
 
+    /// <summary>
+    /// Whether a frame of <paramref name="length"/> bytes would be delivered or wait in the FIFO
+    /// rather than be missed. True when it would be dropped anyway (receiver off, too long): only a
+    /// full FIFO is worth waiting for. Without this the FIFO overflowed under a TCP stream to a
+    /// guest slower than the port, and every missed frame cost the sender a retransmission.
+    /// </summary>
+    public bool HasRoomFor(int length) =>
+        !_nic.ReceiverEnabled || length > (_nic.CPlusReceive ? MaxDescriptorFrame : MaxRingFrame) || _fifo.HasRoomFor(length);
+
     public void SetCapr(ushort capr)
     {
         _readOffset = (int)((uint)(capr + 16) & 0xFFFF) % _ringLength;
@@ -112,15 +122,17 @@ internal sealed class ReceivePath
         _nic.Causes.Raise(IntRxFifoOverflow);
     }
 
-    /// <summary>Delivers waiting frames while there is room (bounded by the frames waiting).</summary>
+    /// <summary>Delivers waiting frames while there is room (bounded by the frames waiting); wakes a port held back if any left.</summary>
     public void Drain()
     {
         if (!_nic.ReceiverEnabled) return;
-        for (int n = _fifo.Count; n > 0 && _fifo.TryPeek(out var frame, out ulong tag); n--)
+        int before = _fifo.Count;
+        for (int n = before; n > 0 && _fifo.TryPeek(out var frame, out ulong tag); n--)
         {
-            if (!TryDeliver(frame, (ReceiveFilterResult)tag)) return;
+            if (!TryDeliver(frame, (ReceiveFilterResult)tag)) break;
             _fifo.TryDequeue();
         }
+        if (_fifo.Count < before) _nic.ReceiveRoomFreed();
     }
 
     /// <summary>False when there is no room now (the frame waits); true when it was delivered or dropped for good.</summary>

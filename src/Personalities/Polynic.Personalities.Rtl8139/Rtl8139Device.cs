@@ -127,6 +127,12 @@ public sealed partial class Rtl8139Device : NicDevice
     protected override void ReceiveFrame(ReadOnlySpan<byte> frame) => Receiver.FromWire(frame);
 
     /// <inheritdoc/>
+    protected override bool CanReceive(int frameLength) => Receiver.HasRoomFor(frameLength);
+
+    /// <summary>The receive FIFO gave frames to the guest: a port thread held back by <see cref="CanReceive"/> may go on.</summary>
+    internal void ReceiveRoomFreed() => ReceiveRoomAvailable();
+
+    /// <inheritdoc/>
     protected override void OnLinkChanged(bool up)
     {
         Phy.SetLink(up);

@@ -52,30 +52,39 @@ public sealed class FrameFifo
     /// <summary>Bytes used by waiting frames, their 12-byte headers included.</summary>
     public int UsedBytes => _used;
 
+    /// <summary>Whether <see cref="TryEnqueue"/> would store a frame of <paramref name="frameLength"/> bytes now.</summary>
+    public bool HasRoomFor(int frameLength) => frameLength >= 0 && TryFindSlot(HeaderLength + frameLength, out _, out _);
+
+    /// <summary>Where <paramref name="need"/> bytes would go: contiguous, within the limit.</summary>
+    private bool TryFindSlot(int need, out int at, out bool wraps)
+    {
+        at = 0;
+        wraps = false;
+        if (need > _limit - _used) return false;
+        if (Count == 0) return need <= _buffer.Length; // empty: starts again at 0
+        if (_wrapEnd < 0)
+        {
+            // Stored data is [head, tail): room at the end, else wrap to the start (before head).
+            if (_buffer.Length - _tail >= need) { at = _tail; return true; }
+            if (_head >= need) { wraps = true; return true; }
+            return false;
+        }
+        // Stored data is [head, wrapEnd) and [0, tail): room only between tail and head.
+        at = _tail;
+        return _head - _tail >= need;
+    }
+
     /// <summary>Stores a copy of <paramref name="frame"/> with <paramref name="tag"/>; false (nothing stored) if it does not fit.</summary>
     public bool TryEnqueue(ReadOnlySpan<byte> frame, ulong tag)
     {
         int need = HeaderLength + frame.Length;
-        if (need > _limit - _used) return false;
-        int at;
+        if (!TryFindSlot(need, out int at, out bool wraps)) return false;
         if (Count == 0)
         {
-            _head = _tail = 0;
+            _head = 0;
             _wrapEnd = -1;
         }
-        if (_wrapEnd < 0)
-        {
-            // Stored data is [head, tail): room at the end, else wrap to the start (before head).
-            if (_buffer.Length - _tail >= need) at = _tail;
-            else if (_head >= need) { _wrapEnd = _tail; at = 0; }
-            else return false;
-        }
-        else
-        {
-            // Stored data is [head, wrapEnd) and [0, tail): room only between tail and head.
-            if (_head - _tail >= need) at = _tail;
-            else return false;
-        }
+        if (wraps) _wrapEnd = _tail;
         var slot = _buffer.AsSpan(at, need);
         BinaryPrimitives.WriteInt32LittleEndian(slot, frame.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(slot[4..], tag);
