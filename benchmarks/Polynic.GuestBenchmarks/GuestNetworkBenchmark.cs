@@ -7,69 +7,116 @@ using Polynic.Rig.Network;
 namespace Polynic.GuestBenchmarks;
 
 /// <summary>One variant's numbers from one round.</summary>
-internal sealed record Measurement(double GuestToHostMbps, double HostToGuestMbps, double PingAverageMs);
+/// <param name="GuestToHostMbps">iperf3 TCP receiver rate, guest to the namespace behind the tap.</param>
+/// <param name="HostToGuestMbps">The same, the other way (iperf3 -R).</param>
+/// <param name="PingAverageMs">ping's average round trip.</param>
+/// <param name="PingMedianMs">Median of the individual ping round trips.</param>
+/// <param name="RetransmitsUp">TCP retransmissions the guest's sender made.</param>
+/// <param name="RetransmitsDown">TCP retransmissions the namespace's sender made (host->guest).</param>
+/// <param name="ConfigReadMicroseconds">Guest-measured time of one configuration-space dword read, NaN when not measured.</param>
+/// <param name="Interrupts">Interrupts the NIC cost the guest per direction, as /proc/interrupts counted them.</param>
+internal sealed record Measurement(double GuestToHostMbps, double HostToGuestMbps, double PingAverageMs, double PingMedianMs = double.NaN,
+    long RetransmitsUp = 0, long RetransmitsDown = 0, double ConfigReadMicroseconds = double.NaN, string Interrupts = "")
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"guest->host {GuestToHostMbps:0.##} Mbit/s (retr {RetransmitsUp}), host->guest {HostToGuestMbps:0.##} Mbit/s (retr {RetransmitsDown}), " +
+        $"ping median {PingMedianMs:0.000} ms avg {PingAverageMs:0.000} ms, config read {ConfigReadMicroseconds:0.0} us");
+}
 
 /// <summary>A NIC under test: how to add it to a guest and which tap carries its frames.</summary>
 internal interface IGuestNic
 {
     string Name { get; }
 
+    /// <summary>The guest driver that must bind it (checked before measuring).</summary>
+    string Driver { get; }
+
     /// <summary>Prepares the NIC; returns what the guest needs and the tap interface to move into the peer namespace.</summary>
     Task<(GuestOptions Options, string TapName, IAsyncDisposable Resources)> PrepareAsync(GuestOptions baseOptions);
 }
 
-/// <summary>Boots a guest with the NIC, runs iperf3 both ways and ping against a namespace behind the tap.</summary>
+/// <summary>Boots a guest with the NIC, runs iperf3 both ways, ping, and a register-read loop against a namespace behind the tap.</summary>
 internal static partial class GuestNetworkBenchmark
 {
-    public static async Task<Measurement> MeasureAsync(GuestRig rig, GuestImage image, IGuestNic nic, int seconds)
+    /// <summary>Configuration-space reads per probe: 256 bytes (64 dwords) per pass.</summary>
+    private const int ConfigPasses = 100;
+
+    public static async Task<Measurement> MeasureAsync(GuestRig rig, GuestImage image, IGuestNic nic, int seconds, int pings)
     {
         var (options, tap, resources) = await nic.PrepareAsync(new GuestOptions { Name = "bench", MemoryMiB = 1024, Cpus = 2 });
         await using var _ = resources;
         await using var peer = await NetworkNamespace.CreateAsync(image.RootDirectory);
         await using var guest = await rig.StartGuestAsync(options);
         await peer.AdoptAsync(tap, "10.79.0.1/24");
+        var driver = (await guest.RunCheckedAsync("basename $(readlink /sys/class/net/eth0/device/driver)", TimeSpan.FromSeconds(30))).Trim();
+        if (driver != nic.Driver) throw new InvalidOperationException($"{nic.Name}: the guest bound {driver}, not {nic.Driver}");
         await guest.RunCheckedAsync(
             "ip link set eth0 up && ip addr add 10.79.0.2/24 dev eth0 && " +
             "for i in $(seq 1 100); do [ \"$(cat /sys/class/net/eth0/carrier)\" = 1 ] && exit 0; sleep 0.1; done; exit 1",
             TimeSpan.FromSeconds(30));
         peer.StartTool("iperf3 -s -B 10.79.0.1");
         await guest.RunCheckedAsync("ping -c 3 -W 2 10.79.0.1", TimeSpan.FromSeconds(20));
-        var timeout = TimeSpan.FromSeconds(seconds * 3 + 60);
-        var up = await WithInterruptsAsync(guest, "guest->host", $"iperf3 -c 10.79.0.1 -t {seconds}", timeout);
-        var down = await WithInterruptsAsync(guest, "host->guest", $"iperf3 -c 10.79.0.1 -t {seconds} -R", timeout);
-        var ping = await guest.RunCheckedAsync("ping -c 50 -i 0.05 10.79.0.1", TimeSpan.FromSeconds(60));
-        return Parse(up, down, ping);
+        var timeout = TimeSpan.FromSeconds(seconds * 3 + 120);
+        var (up, upInterrupts) = await WithInterruptsAsync(guest, "guest->host", $"iperf3 -c 10.79.0.1 -t {seconds}", timeout);
+        var (down, downInterrupts) = await WithInterruptsAsync(guest, "host->guest", $"iperf3 -c 10.79.0.1 -t {seconds} -R", timeout);
+        var ping = await guest.RunCheckedAsync($"ping -c {pings} -i 0.05 10.79.0.1", TimeSpan.FromSeconds(pings * 0.2 + 60));
+        double configRead = await ConfigReadMicrosecondsAsync(guest);
+        return Parse(up, down, ping) with
+        {
+            ConfigReadMicroseconds = configRead,
+            Interrupts = $"guest->host {upInterrupts}; host->guest {downInterrupts}",
+        };
     }
 
     /// <summary>
-    /// Runs <paramref name="command"/> and prints how many interrupts each of the NIC's vectors took
-    /// meanwhile (the guest's /proc/interrupts, virtio or eth lines): the events the device cost the guest.
+    /// The guest's time for one configuration-space dword read of the NIC: one process reads the
+    /// 256-byte config file <see cref="ConfigPasses"/> times (64 dword reads each, side-effect
+    /// free), timed by the guest's clock. On a vfio-user card most of these reach the server as a
+    /// REGION_READ and back while the vCPU waits; QEMU answers the rest from its own copy.
     /// </summary>
-    private static async Task<string> WithInterruptsAsync(Guest guest, string label, string command, TimeSpan timeout)
+    private static async Task<double> ConfigReadMicrosecondsAsync(Guest guest)
+    {
+        var text = await guest.RunCheckedAsync(
+            "d=$(readlink -f /sys/class/net/eth0/device); f=$(for i in $(seq 1 " + ConfigPasses + "); do printf '%s ' $d/config; done); " +
+            "s=$(date +%s%N); cat $f >/dev/null; e=$(date +%s%N); echo $((e - s))", TimeSpan.FromMinutes(5));
+        return long.Parse(text.Trim(), CultureInfo.InvariantCulture) / 1000.0 / (ConfigPasses * 64);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> and returns its output and how many interrupts each of the
+    /// NIC's vectors took meanwhile (the guest's /proc/interrupts, virtio or eth lines).
+    /// </summary>
+    private static async Task<(string Output, string Interrupts)> WithInterruptsAsync(Guest guest, string label, string command, TimeSpan timeout)
     {
         const string Snapshot = "grep -E 'virtio|eth' /proc/interrupts | awk '{s=0; for (i=2; i<=NF; i++) if ($i ~ /^[0-9]+$/) s+=$i; else break; print $NF, s}'";
         var before = Counts(await guest.RunCheckedAsync(Snapshot, TimeSpan.FromSeconds(20)));
         var output = await guest.RunCheckedAsync(command, timeout);
         var after = Counts(await guest.RunCheckedAsync(Snapshot, TimeSpan.FromSeconds(20)));
-        var deltas = after.Where(a => a.Value != before.GetValueOrDefault(a.Key)).Select(a => $"{a.Key}={a.Value - before.GetValueOrDefault(a.Key)}");
-        Console.WriteLine($"  {label} interrupts: {string.Join(", ", deltas)}");
-        return output;
+        var deltas = string.Join(", ", after.Where(a => a.Value != before.GetValueOrDefault(a.Key)).Select(a => $"{a.Key}={a.Value - before.GetValueOrDefault(a.Key)}"));
+        Console.WriteLine($"  {label} interrupts: {deltas}");
+        return (output, deltas);
 
         static Dictionary<string, long> Counts(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ')).Where(f => f.Length == 2)
             .GroupBy(f => f[0]).ToDictionary(g => g.Key, g => g.Sum(f => long.Parse(f[1], CultureInfo.InvariantCulture)));
     }
 
-    /// <summary>Reads iperf3's receiver rates (one direction each) and ping's average round trip.</summary>
+    /// <summary>Reads iperf3's receiver rates and senders' retransmissions (one direction each) and ping's round trips.</summary>
     public static Measurement Parse(string up, string down, string ping) =>
-        new(ReceiverMbps(up), ReceiverMbps(down), PingAverage(ping));
+        new(ReceiverMbps(up), ReceiverMbps(down), PingAverage(ping), PingMedian(ping), Retransmits(up), Retransmits(down));
 
     private static double ReceiverMbps(string iperf)
     {
         var m = Receiver().Match(iperf);
         if (!m.Success) throw new InvalidOperationException("no iperf3 receiver line in:\n" + iperf);
         double value = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-        return m.Groups[2].Value switch { "G" => value * 1000, "K" => value / 1000, _ => value };
+        return m.Groups[2].Value switch { "G" => value * 1000, "K" => value / 1000, "" => value / 1e6, _ => value };
+    }
+
+    private static long Retransmits(string iperf)
+    {
+        var m = Sender().Match(iperf);
+        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
     private static double PingAverage(string ping)
@@ -79,9 +126,21 @@ internal static partial class GuestNetworkBenchmark
         return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    [GeneratedRegex(@"([\d.]+) ([KMG])bits/sec\s+\S*\s*receiver")]
+    private static double PingMedian(string ping)
+    {
+        var times = EchoTime().Matches(ping).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Order().ToArray();
+        return times.Length == 0 ? double.NaN : times[times.Length / 2];
+    }
+
+    [GeneratedRegex(@"([\d.]+) ([KMG]?)bits/sec\s+\S*\s*receiver")]
     private static partial Regex Receiver();
+
+    [GeneratedRegex(@"bits/sec\s+(\d+)\s+sender")]
+    private static partial Regex Sender();
 
     [GeneratedRegex(@"min/avg/max = [\d.]+/([\d.]+)/")]
     private static partial Regex RoundTrip();
+
+    [GeneratedRegex(@"time=([\d.]+) ms")]
+    private static partial Regex EchoTime();
 }

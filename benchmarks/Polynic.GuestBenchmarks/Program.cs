@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Polynic.GuestBenchmarks;
@@ -5,18 +6,83 @@ using Polynic.Personalities.E1000;
 using Polynic.Personalities.VirtioNet;
 using Polynic.Rig;
 
-// End-to-end comparison with real guests: Polynic's e1000 over vfio-user vs QEMU's built-in
-// e1000, same QEMU, same guest kernel, same port type (a tap into a network namespace), run
-// side by side in one process, alternating rounds so machine noise hits both alike.
-// Usage: dotnet run -c Release --project benchmarks/Polynic.GuestBenchmarks -- [seconds] [rounds] [report.md] [e1000|virtio-net]
-int seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
-int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
-string? reportPath = args.Length > 2 && args[2] != "-" ? args[2] : null;
-string personality = args.Length > 3 ? args[3] : "e1000";
+// End-to-end comparison with real guests: a Polynic card served by `polynic serve` (the process
+// users run) over vfio-user against QEMU's own model of the same card; same QEMU, same guest
+// kernel, same port type (a tap into a network namespace); variants alternate round by round so
+// machine noise hits both alike. `roundtrip` times Polynic's share of one register read.
+var card = new Option<string>("--card", "-c") { Description = "e1000, virtio-net, rtl8139cp, rtl8139, ne2000, or switch (guest to guest).", DefaultValueFactory = _ => "e1000" };
+var seconds = new Option<int>("--seconds", "-s") { Description = "iperf3 seconds per direction.", DefaultValueFactory = _ => 10 };
+var rounds = new Option<int>("--rounds", "-r") { Description = "Rounds; each boots a guest per variant.", DefaultValueFactory = _ => 10 };
+var pings = new Option<int>("--pings") { Description = "Echo requests per round (the median is reported).", DefaultValueFactory = _ => 100 };
+var kernel = new Option<string>("--kernel", "-k") { Description = "Guest kernel: 6.12 (trixie, the default) or 6.1 (bookworm).", DefaultValueFactory = _ => "6.12" };
+var embedded = new Option<bool>("--embedded") { Description = "Also serve Polynic's card from this process (e1000 and virtio-net): shows what the served process costs, and prints device counters." };
+var report = new Option<FileInfo?>("--report") { Description = "Write the markdown report here too." };
+var reads = new Option<int>("--reads") { Description = "REGION_READs per register.", DefaultValueFactory = _ => 20000 };
 
-var rig = new GuestRig();
-var image = await rig.EnsurePreparedAsync(new Progress<string>(Console.WriteLine));
-if (personality == "switch")
+var guest = new RootCommand("Polynic against QEMU's own devices in real guests (TCG), through `polynic serve`.");
+foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report }) guest.Options.Add(o);
+guest.SetAction(async (parse, _) =>
+{
+    Serve.EnsureBuilt();
+    var rig = parse.GetValue(kernel) switch
+    {
+        "6.12" => new GuestRig(),
+        "6.1" => new GuestRig(new GuestRigOptions { Kernel = new KernelSource("linux-image-amd64", "bookworm") }),
+        var k => throw new ArgumentException($"unknown kernel '{k}' (6.12 or 6.1)"),
+    };
+    var image = await rig.EnsurePreparedAsync(new Progress<string>(Console.WriteLine));
+    string name = parse.GetValue(card)!;
+    int s = parse.GetValue(seconds), n = parse.GetValue(rounds);
+    string text = name == "switch"
+        ? await SwitchAsync(rig, image, s, n)
+        : await CardAsync(rig, image, Card.Find(name), s, n, parse.GetValue(pings), parse.GetValue(embedded));
+    Console.WriteLine();
+    Console.WriteLine(text);
+    if (parse.GetValue(report) is { } file) await File.WriteAllTextAsync(file.FullName, text);
+    return 0;
+});
+
+var roundtrip = new Command("roundtrip", "Polynic's share of a register read: REGION_READs from a client on this machine to `polynic serve`, timed one by one.");
+roundtrip.Options.Add(card);
+roundtrip.Options.Add(reads);
+roundtrip.SetAction(async (parse, _) =>
+{
+    Serve.EnsureBuilt();
+    var names = parse.GetValue(card) is "all" ? Card.All.Select(c => c.Name) : [parse.GetValue(card)!];
+    foreach (var name in names) Console.Write(await RegisterRoundTrip.RunAsync(Card.Find(name), parse.GetValue(reads)));
+    return 0;
+});
+guest.Subcommands.Add(roundtrip);
+return await guest.Parse(args).InvokeAsync();
+
+static async Task<string> CardAsync(GuestRig rig, GuestImage image, Card card, int seconds, int rounds, int pings, bool embedded)
+{
+    var variants = new List<IGuestNic> { new QemuBuiltIn(card.QemuModel, card.QemuDriver), new ServedNic(card) };
+    if (embedded)
+    {
+        variants.Add(card.Name switch
+        {
+            "e1000" => new PolynicNic("e1000", "e1000", s => new E1000Device(s)),
+            "virtio-net" => new PolynicNic("virtio-net", "virtio_net", s => new VirtioNetDevice(s)),
+            _ => throw new ArgumentException("--embedded serves e1000 and virtio-net only"),
+        });
+    }
+    var results = variants.ToDictionary(v => v.Name, _ => new List<Measurement>());
+    for (int round = 1; round <= rounds; round++)
+    {
+        // Alternate which variant goes first, so neither always meets a freshly idle machine.
+        foreach (var variant in round % 2 == 1 ? variants : Enumerable.Reverse(variants))
+        {
+            Console.WriteLine($"round {round}/{rounds}: {variant.Name}");
+            var m = await GuestNetworkBenchmark.MeasureAsync(rig, image, variant, seconds, pings);
+            Console.WriteLine($"  {m}");
+            results[variant.Name].Add(m);
+        }
+    }
+    return Report(results, image, $"iperf3 TCP {seconds} s per direction, {pings} pings at 50 ms, {rounds} rounds alternating", "guest->host", "host->guest");
+}
+
+static async Task<string> SwitchAsync(GuestRig rig, GuestImage image, int seconds, int rounds)
 {
     // Guest to guest: Polynic's switch vs QEMU's e1000 joined by -netdev stream.
     var rows = new Dictionary<string, List<Measurement>> { ["QEMU e1000 + -netdev stream"] = [], ["Polynic e1000 + Polynic switch"] = [] };
@@ -27,53 +93,52 @@ if (personality == "switch")
         rows["Polynic e1000 + Polynic switch"].Add(await GuestToGuestBenchmark.PolynicSwitchAsync(rig, seconds));
         foreach (var (name, list) in rows) Console.WriteLine($"  {name}: {list[^1]}");
     }
-    var table = Report(rows, image, seconds, rounds, "guest A->B", "guest B->A");
-    Console.WriteLine(table);
-    if (reportPath is not null) await File.WriteAllTextAsync(reportPath, table);
-    return;
+    return Report(rows, image, $"iperf3 TCP {seconds} s per direction, {rounds} rounds", "guest A->B", "guest B->A");
 }
 
-var variants = personality switch
+static string Report(Dictionary<string, List<Measurement>> results, GuestImage image, string method, string there, string back)
 {
-    "e1000" => new IGuestNic[] { new QemuBuiltIn("e1000"), new PolynicNic("e1000", s => new E1000Device(s)) },
-    "virtio-net" => [new QemuBuiltIn("virtio-net-pci"), new PolynicNic("virtio-net", s => new VirtioNetDevice(s))],
-    _ => throw new ArgumentException($"unknown personality '{personality}' (e1000, virtio-net or switch)"),
-};
-var results = variants.ToDictionary(v => v.Name, _ => new List<Measurement>());
-for (int round = 1; round <= rounds; round++)
-{
-    foreach (var variant in variants)
-    {
-        Console.WriteLine($"round {round}/{rounds}: {variant.Name}");
-        var m = await GuestNetworkBenchmark.MeasureAsync(rig, image, variant, seconds);
-        Console.WriteLine($"  guest->host {m.GuestToHostMbps:0} Mbit/s, host->guest {m.HostToGuestMbps:0} Mbit/s, ping avg {m.PingAverageMs:0.000} ms");
-        results[variant.Name].Add(m);
-    }
-}
-
-var report = Report(results, image, seconds, rounds, "guest->host", "host->guest");
-Console.WriteLine();
-Console.WriteLine(report);
-if (reportPath is not null) await File.WriteAllTextAsync(reportPath, report);
-
-static string Report(Dictionary<string, List<Measurement>> results, GuestImage image, int seconds, int rounds, string there, string back)
-{
-    var report = new StringBuilder();
-    report.AppendLine($"QEMU {image.QemuVersion}, guest kernel {image.KernelRelease}, TCG, {Environment.ProcessorCount} host cores, iperf3 TCP {seconds} s per direction, median of {rounds} rounds.");
-    report.AppendLine();
-    report.AppendLine($"| variant | {there} Mbit/s | {back} Mbit/s | ping avg ms |");
-    report.AppendLine("|---|---:|---:|---:|");
+    var r = new StringBuilder();
+    r.AppendLine(CultureInfo.InvariantCulture, $"QEMU {image.QemuVersion}, guest kernel {image.KernelRelease}, TCG, 2 vCPUs, 1 GiB, {Environment.ProcessorCount} host cores; {method}.");
+    r.AppendLine();
+    r.AppendLine(CultureInfo.InvariantCulture, $"| variant | {there} Mbit/s median [min-max] | {back} Mbit/s median [min-max] | ping median ms [min-max] | config read us | retransmits {there} / {back} (median) |");
+    r.AppendLine("|---|---:|---:|---:|---:|---:|");
     foreach (var (name, list) in results)
-        report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {Median(list, x => x.GuestToHostMbps):0} | {Median(list, x => x.HostToGuestMbps):0} | {Median(list, x => x.PingAverageMs):0.000} |");
+    {
+        r.AppendLine(CultureInfo.InvariantCulture,
+            $"| {name} | {Spread(list, x => x.GuestToHostMbps, "0.##")} | {Spread(list, x => x.HostToGuestMbps, "0.##")} | {Spread(list, x => x.PingMedianMs, "0.000")} | " +
+            $"{Median(list, x => x.ConfigReadMicroseconds):0.0} | {Median(list, x => x.RetransmitsUp):0} / {Median(list, x => x.RetransmitsDown):0} |");
+    }
     var q = results.Values.First();
-    var p = results.Values.Last();
-    report.AppendLine(CultureInfo.InvariantCulture,
-        $"| **ratio Polynic / QEMU** | **{Median(p, x => x.GuestToHostMbps) / Median(q, x => x.GuestToHostMbps):0.00}x** | **{Median(p, x => x.HostToGuestMbps) / Median(q, x => x.HostToGuestMbps):0.00}x** | {Median(p, x => x.PingAverageMs) / Median(q, x => x.PingAverageMs):0.00}x |");
-    return report.ToString();
+    foreach (var (name, p) in results.Skip(1))
+    {
+        r.AppendLine(CultureInfo.InvariantCulture,
+            $"| **{name} / QEMU** | **{Median(p, x => x.GuestToHostMbps) / Median(q, x => x.GuestToHostMbps):0.00}x** | **{Median(p, x => x.HostToGuestMbps) / Median(q, x => x.HostToGuestMbps):0.00}x** | " +
+            $"{Median(p, x => x.PingMedianMs) / Median(q, x => x.PingMedianMs):0.00}x | | |");
+    }
+    r.AppendLine();
+    r.AppendLine("Per round (Polynic / QEMU, each round's own pair):");
+    r.AppendLine();
+    foreach (var (name, p) in results.Skip(1))
+    {
+        var pairs = p.Zip(q).ToList();
+        string Ratios(Func<Measurement, double> pick) => string.Join(" ", pairs.Select(x => (pick(x.First) / pick(x.Second)).ToString("0.00x", CultureInfo.InvariantCulture)));
+        r.AppendLine($"- {name}: {there} {Ratios(x => x.GuestToHostMbps)}; {back} {Ratios(x => x.HostToGuestMbps)}; ping median {Ratios(x => x.PingMedianMs)}");
+    }
+    r.AppendLine();
+    r.AppendLine("Rounds in full:");
+    r.AppendLine();
+    foreach (var (name, list) in results)
+        for (int i = 0; i < list.Count; i++)
+            r.AppendLine($"- {name}, round {i + 1}: {list[i]}{(list[i].Interrupts.Length > 0 ? "; interrupts " + list[i].Interrupts : "")}");
+    return r.ToString();
 }
 
 static double Median(List<Measurement> list, Func<Measurement, double> pick)
 {
-    var values = list.Select(pick).Order().ToArray();
+    var values = list.Select(pick).Where(v => !double.IsNaN(v)).Order().ToArray();
     return values.Length == 0 ? double.NaN : values[values.Length / 2];
 }
+
+static string Spread(List<Measurement> list, Func<Measurement, double> pick, string format) => string.Create(CultureInfo.InvariantCulture,
+    $"{Median(list, pick).ToString(format, CultureInfo.InvariantCulture)} [{list.Min(pick).ToString(format, CultureInfo.InvariantCulture)}-{list.Max(pick).ToString(format, CultureInfo.InvariantCulture)}]");

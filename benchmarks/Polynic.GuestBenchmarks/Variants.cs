@@ -8,11 +8,13 @@ using Polynic.Transport.VfioUser.Server;
 namespace Polynic.GuestBenchmarks;
 
 /// <summary>QEMU's own NIC model on a tap backend, in userspace (vhost off).</summary>
-internal sealed class QemuBuiltIn(string model) : IGuestNic
+internal sealed class QemuBuiltIn(string model, string driver) : IGuestNic
 {
     private static int s_counter;
 
     public string Name => $"QEMU built-in {model}";
+
+    public string Driver => driver;
 
     public Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
     {
@@ -34,10 +36,16 @@ internal sealed class QemuBuiltIn(string model) : IGuestNic
     }
 }
 
-/// <summary>A Polynic personality served over vfio-user by this process, on a tap port with the virtio-net header.</summary>
-internal sealed class PolynicNic(string name, Func<NicSettings, NicDevice> create) : IGuestNic
+/// <summary>
+/// A Polynic personality served over vfio-user by the benchmark's own process, on a tap port with
+/// the virtio-net header (<c>--embedded</c>): beside <see cref="ServedNic"/>, it shows whether the
+/// served process costs anything, and it prints the device's own counters after each round.
+/// </summary>
+internal sealed class PolynicNic(string name, string driver, Func<NicSettings, NicDevice> create) : IGuestNic
 {
-    public string Name => $"Polynic {name} (vfio-user)";
+    public string Name => $"Polynic {name} (embedded)";
+
+    public string Driver => driver;
 
     public async Task<(GuestOptions, string, IAsyncDisposable)> PrepareAsync(GuestOptions baseOptions)
     {
