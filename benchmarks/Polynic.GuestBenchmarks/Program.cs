@@ -17,13 +17,14 @@ var pings = new Option<int>("--pings") { Description = "Echo requests per round 
 var kernel = new Option<string>("--kernel", "-k") { Description = "Guest kernel: 6.12 (trixie, the default) or 6.1 (bookworm).", DefaultValueFactory = _ => "6.12" };
 var embedded = new Option<bool>("--embedded") { Description = "Also serve Polynic's card from this process (e1000 and virtio-net): shows what the served process costs, and prints device counters." };
 var report = new Option<FileInfo?>("--report") { Description = "Write the markdown report here too." };
+var polynic = new Option<FileInfo?>("--polynic") { Description = "The polynic executable to serve with (default: artifacts/cli/polynic, built first); another build's, to compare two." };
 var reads = new Option<int>("--reads") { Description = "REGION_READs per register.", DefaultValueFactory = _ => 20000 };
 
 var guest = new RootCommand("Polynic against QEMU's own devices in real guests (TCG), through `polynic serve`.");
-foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report }) guest.Options.Add(o);
+foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report, polynic }) guest.Options.Add(o);
 guest.SetAction(async (parse, _) =>
 {
-    Serve.EnsureBuilt();
+    UseBuild(parse.GetValue(polynic));
     var rig = parse.GetValue(kernel) switch
     {
         "6.12" => new GuestRig(),
@@ -45,15 +46,23 @@ guest.SetAction(async (parse, _) =>
 var roundtrip = new Command("roundtrip", "Polynic's share of a register read: REGION_READs from a client on this machine to `polynic serve`, timed one by one.");
 roundtrip.Options.Add(card);
 roundtrip.Options.Add(reads);
+roundtrip.Options.Add(polynic);
 roundtrip.SetAction(async (parse, _) =>
 {
-    Serve.EnsureBuilt();
+    UseBuild(parse.GetValue(polynic));
     var names = parse.GetValue(card) is "all" ? Card.All.Select(c => c.Name) : [parse.GetValue(card)!];
     foreach (var name in names) Console.Write(await RegisterRoundTrip.RunAsync(Card.Find(name), parse.GetValue(reads)));
     return 0;
 });
 guest.Subcommands.Add(roundtrip);
 return await guest.Parse(args).InvokeAsync();
+
+static void UseBuild(FileInfo? executable)
+{
+    if (executable is null) Serve.EnsureBuilt();
+    else Serve.Executable = executable.Exists ? executable.FullName : throw new FileNotFoundException("no polynic executable at " + executable.FullName);
+    Console.WriteLine($"serving with {Serve.Executable}");
+}
 
 static async Task<string> CardAsync(GuestRig rig, GuestImage image, Card card, int seconds, int rounds, int pings, bool embedded)
 {

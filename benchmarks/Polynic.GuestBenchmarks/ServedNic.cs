@@ -40,8 +40,8 @@ internal sealed class Serve : IAsyncDisposable
         _directory = directory;
     }
 
-    /// <summary>artifacts/cli/polynic, built by <c>./polynic</c>.</summary>
-    public static string Executable => Path.Combine(Repository.Root, "artifacts", "cli", "polynic");
+    /// <summary>artifacts/cli/polynic, built by <c>./polynic</c>; or another build (<c>--polynic</c>), to compare two.</summary>
+    public static string Executable { get; set; } = Path.Combine(Repository.Root, "artifacts", "cli", "polynic");
 
     /// <summary>Runs <c>./polynic --help</c> once, which builds artifacts/ when sources changed.</summary>
     public static void EnsureBuilt()
