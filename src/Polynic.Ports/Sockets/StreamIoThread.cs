@@ -26,7 +26,6 @@ internal sealed unsafe class StreamIoThread
     private readonly ILogger _logger;
     private readonly StreamFrameReader _reader;
     private readonly FileDescriptor _wake = EventFd.Create();
-    private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
 
@@ -55,7 +54,6 @@ internal sealed unsafe class StreamIoThread
     public void Stop()
     {
         _stopping = true;
-        _stop.Cancel();
         EventFd.Signal(_wake);
         if (Thread.CurrentThread != _thread && _thread.IsAlive && !_thread.Join(StopTimeout))
             SocketLog.ThreadStuck(_logger, _port.Name, (int)StopTimeout.TotalSeconds);
@@ -86,7 +84,7 @@ internal sealed unsafe class StreamIoThread
         bool failing = false;
         while (!_stopping)
         {
-            var peer = TryConnect(out string failure);
+            var peer = TryConnect(wake, out string failure);
             if (peer is null)
             {
                 if (_stopping) return;
@@ -249,20 +247,36 @@ internal sealed unsafe class StreamIoThread
         }
     }
 
-    private Socket? TryConnect(out string failure)
+    private Socket? TryConnect(int wake, out string failure)
     {
         var address = _options.Address;
         var socket = new Socket(address.AddressFamily, SocketType.Stream, SocketAddressText.Protocol(address, SocketType.Stream));
         try
         {
-            // A connect to an unresponsive host can take minutes; Stop cancels it.
-            socket.ConnectAsync(address, _stop.Token).AsTask().GetAwaiter().GetResult();
+            // A connect to an unresponsive host can take minutes. It runs non-blocking and is polled
+            // beside the wake-up eventfd, so Stop ends it at once; it never waits on the thread pool
+            // (a busy pool made a cancelled ConnectAsync, and with it Dispose, late by seconds).
+            socket.Blocking = false;
+            try
+            {
+                socket.Connect(address);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+            {
+                if (!AwaitWritable(socket, wake))
+                {
+                    failure = "stopped";
+                    socket.Dispose();
+                    return null;
+                }
+                if (socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error) is int error && error != 0)
+                    throw new SocketException(error);
+                // A UNIX socket whose listener's backlog was full never started connecting: no peer (ENOTCONN).
+                _ = socket.RemoteEndPoint ?? throw new SocketException((int)SocketError.NotConnected);
+            }
+            socket.Blocking = true;
             failure = "";
             return socket;
-        }
-        catch (OperationCanceledException)
-        {
-            failure = "stopped";
         }
         catch (SocketException exception)
         {
@@ -270,6 +284,21 @@ internal sealed unsafe class StreamIoThread
         }
         socket.Dispose();
         return null;
+    }
+
+    /// <summary>Waits until a connecting socket is writable (connected or failed); false if the port stopped first.</summary>
+    private bool AwaitWritable(Socket socket, int wake)
+    {
+        var fds = stackalloc LibC.PollFd[2];
+        while (!_stopping)
+        {
+            fds[0] = new LibC.PollFd { Fd = (int)socket.Handle, Events = SocketCalls.POLLOUT };
+            fds[1] = new LibC.PollFd { Fd = wake, Events = LibC.POLLIN };
+            if (LibC.poll(fds, 2, -1) < 0) continue; // EINTR
+            if (fds[1].Revents != 0) EventFd.Drain(_wake);
+            if (fds[0].Revents != 0) return true;
+        }
+        return false;
     }
 
     /// <summary>Waits <paramref name="duration"/>; false if the port stopped meanwhile.</summary>

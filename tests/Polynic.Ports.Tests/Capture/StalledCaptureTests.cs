@@ -47,9 +47,9 @@ public sealed class StalledCaptureTests
             Assert.True(SpinWait.SpinUntil(() => storage.WritesHeld > 0, TimeSpan.FromSeconds(10)), "the writer thread never reached the storage");
             var second = Traffic(EachWay / 2);
             var both = Task.WhenAll(first, second);
-            Assert.True(await Task.WhenAny(both, Task.Delay(TimeSpan.FromSeconds(10))) == both, "the port's send and receive waited for the capture's storage");
-            var elapsed = await second;
-            Assert.True(elapsed < TimeSpan.FromSeconds(2), $"{EachWay} frames took {elapsed.TotalMilliseconds:0} ms past a stalled capture");
+            // The storage stays closed until the finally below: traffic that waited for it would
+            // never finish, so finishing at all (with time to spare on a loaded machine) is the proof.
+            Assert.True(await Task.WhenAny(both, Task.Delay(TimeSpan.FromSeconds(30))) == both, "the port's send and receive waited for the capture's storage");
             Assert.Equal(1, storage.WritesHeld);
         }
         finally

@@ -120,7 +120,7 @@ public sealed class DgramPortTests
 
         var clock = Stopwatch.StartNew();
         port.Dispose();
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"Dispose took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"Dispose took {clock.Elapsed}"); // liveness: a thread that ignored Dispose would never end
         Assert.False(port.IsReceiving);
         Assert.False(port.LinkUp);
         Assert.False(SocketCalls.IsSocketFile(path));

@@ -38,7 +38,7 @@ public sealed class StreamPortBackpressureTests
         }
 
         Assert.True(refusedInARow >= 50, "the port never refused a frame although the peer reads nothing");
-        Assert.True(slowest < TimeSpan.FromMilliseconds(100), $"a Send took {slowest}");
+        Assert.True(slowest < TimeSpan.FromSeconds(1), $"a Send took {slowest}"); // a Send that waited for the peer would wait for ever
         Assert.True(server.StreamCounters.BackloggedSends > 0);
         Assert.True(server.StreamCounters.BacklogDrops >= 50);
         Assert.Equal(server.StreamCounters.BacklogDrops, server.Counters.SendFailures);
@@ -71,7 +71,8 @@ public sealed class StreamPortBackpressureTests
         for (int attempt = 0; attempt < 5 && best != 0; attempt++)
         {
             // Warm-up lets JIT tiering and first-call paths settle before measuring.
-            for (int i = 0; i < 200; i++) Assert.True(SocketTestKit.WaitUntil(() => client.Send(frame)));
+            // Liveness, not speed: the previous round's backlog must drain, which on a loaded machine can take a while.
+            for (int i = 0; i < 200; i++) Assert.True(SocketTestKit.WaitUntil(() => client.Send(frame), TimeSpan.FromSeconds(30)));
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 1000; i++) client.Send(frame);
             best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
