@@ -28,12 +28,17 @@ internal static class ServeCommand
         {
             Description = "Take management commands (polynic modules|nics ... --server PATH) on this Unix socket while serving.",
         };
+        var busyPoll = new Option<int?>("--busy-poll-us")
+        {
+            Description = "Microseconds each vfio-user session polls for the VMM's next message before sleeping (0-1000; default 50, or the configuration's busyPollMicroseconds). 0 saves CPU, costs register-heavy cards (NE2000, RTL8139) much of their speed.",
+        };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);
         command.Options.Add(verbose);
         command.Options.Add(modules);
         command.Options.Add(control);
+        command.Options.Add(busyPoll);
         command.SetAction(async (parse, cancellationToken) =>
         {
             PolynicConfiguration configuration;
@@ -46,6 +51,11 @@ internal static class ServeCommand
                 if (file is null && specs.Length == 0 && parse.GetValue(control) is null)
                     throw new FormatException("give --config FILE, one or more --device specifications, or a --control socket to add NICs to later.");
                 configuration = file is not null ? ConfigurationLoader.Load(file.FullName) : DeviceSpec.ToConfiguration(specs);
+                if (parse.GetValue(busyPoll) is { } microseconds)
+                {
+                    if (microseconds is < 0 or > 1000) throw new FormatException($"--busy-poll-us {microseconds}: give 0 to 1000 microseconds.");
+                    configuration = configuration with { BusyPoll = TimeSpan.FromMicroseconds(microseconds) };
+                }
             }
             catch (Exception e) when (e is FormatException or ConfigurationException)
             {

@@ -82,7 +82,8 @@ public static class ConfigurationLoader
         foreach (var group in nics.Where(x => x.Port is TapPortConfiguration).GroupBy(x => ((TapPortConfiguration)x.Port).InterfaceName).Where(g => g.Count() > 1 && !g.Key.Contains('%')))
             errors.Add(new ConfigurationError(name, group.Last().Line, 1, $"tap '{group.Key}' is used by more than one NIC ({string.Join(", ", group.Select(x => x.Name))})"));
         if (errors.Count > 0) throw new ConfigurationException(errors);
-        return new PolynicConfiguration(name, capture, switches, nics);
+        TimeSpan? busyPoll = root.Attribute("busyPollMicroseconds") is { } b ? TimeSpan.FromMicroseconds(long.Parse(b.Value, CultureInfo.InvariantCulture)) : null;
+        return new PolynicConfiguration(name, capture, switches, nics, busyPoll);
     }
 
     private static List<KeyValuePair<string, string>> Options(XElement nic, string file, string nicName, List<ConfigurationError> errors)

@@ -3,11 +3,17 @@ using Polynic.Core.Nic;
 namespace Polynic.Management.Configuration;
 
 /// <summary>A validated server configuration (schemas/polynic-config.xsd).</summary>
+/// <param name="SourceFile">Where it came from, for messages.</param>
+/// <param name="Capture">The capture file, if any.</param>
+/// <param name="Switches">Polynic's own L2 switches.</param>
+/// <param name="Nics">The NICs to serve.</param>
+/// <param name="BusyPoll">How long each vfio-user session polls for the client's next message before it sleeps (see <see cref="Transport.VfioUser.Server.VfioUserServerOptions.BusyPoll"/>); null for the server's default.</param>
 public sealed record PolynicConfiguration(
     string SourceFile,
     CaptureConfiguration? Capture,
     IReadOnlyList<SwitchConfiguration> Switches,
-    IReadOnlyList<NicConfiguration> Nics);
+    IReadOnlyList<NicConfiguration> Nics,
+    TimeSpan? BusyPoll = null);
 
 /// <summary>One pcapng file recording every NIC's port.</summary>
 public sealed record CaptureConfiguration(string File, long MaxBytes, int Files, int SnapLength = 262144);

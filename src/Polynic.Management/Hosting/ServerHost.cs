@@ -270,7 +270,7 @@ public sealed class ServerHost : IAsyncDisposable
             }
             var directory = Path.GetDirectoryName(nic.Socket);
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
-            var server = new VfioUserServer(function, nic.Socket, loggerFactory: _loggers);
+            var server = new VfioUserServer(function, nic.Socket, new VfioUserServerOptions { BusyPoll = Configuration.BusyPoll ?? DefaultBusyPoll }, loggerFactory: _loggers);
             await server.StartAsync(cancellationToken);
             if (function.Definition.Msix is not null)
                 _log.LogInformation("NIC {Nic} offers MSI-X: {Warning}", nic.Name, HotUnplug.MsixWarning);
@@ -294,6 +294,14 @@ public sealed class ServerHost : IAsyncDisposable
         function.Port?.Dispose();
         (function.Function.Device as IDisposable)?.Dispose();
     }
+
+    /// <summary>
+    /// The sessions' busy-poll when the configuration names none: long enough to catch the next
+    /// register access of a driver that reads registers in a loop (they come 20-40 us apart under
+    /// TCG), short enough that a client pausing between bursts costs little CPU. Measured in
+    /// docs/benchmarks.md ("Register round trips").
+    /// </summary>
+    public static readonly TimeSpan DefaultBusyPoll = TimeSpan.FromMicroseconds(50);
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

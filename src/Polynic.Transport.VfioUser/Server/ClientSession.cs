@@ -35,6 +35,7 @@ internal sealed partial class ClientSession : IDisposable
 
     private readonly PciFunction _function;
     private readonly VfioUserServerOptions _options;
+    private readonly long _busyPollTicks;
     private readonly ILogger _log;
     private readonly FileDescriptor _socket;
     private readonly object _sendLock = new();
@@ -67,6 +68,7 @@ internal sealed partial class ClientSession : IDisposable
         _function = function;
         _socket = socket;
         _options = options;
+        _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _versionReply = versionReply;
         _log = log;
         // The largest legal message is a REGION_WRITE or DMA reply: header, 16-byte fixed part
@@ -182,6 +184,7 @@ internal sealed partial class ClientSession : IDisposable
                 if (left == 0 || !Poll.WaitReadable(_socket, null, left))
                     return Violation(fdScratch, $"no VERSION within {_options.HandshakeTimeout} of connecting", 0);
             }
+            if (!pumping && _busyPollTicks > 0) AwaitNextMessageBriefly();
             int got = 0;
             while (got < MessageHeader.Size)
             {
@@ -233,6 +236,20 @@ internal sealed partial class ClientSession : IDisposable
         {
             if (!_closing) _log.LogInformation("{Function}: client connection lost: {Reason}", _function.Name, e.Message);
             return Fail(fdScratch, fdCount);
+        }
+    }
+
+    /// <summary>
+    /// Polls for the client's next message without blocking for up to <see cref="VfioUserServerOptions.BusyPoll"/>,
+    /// so a thread whose next message follows soon never sleeps (see the option for why).
+    /// </summary>
+    private void AwaitNextMessageBriefly()
+    {
+        long end = System.Diagnostics.Stopwatch.GetTimestamp() + _busyPollTicks;
+        while (!_closing && !Poll.WaitReadable(_socket, null, 0))
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() >= end) return;
+            Thread.SpinWait(16);
         }
     }
 
