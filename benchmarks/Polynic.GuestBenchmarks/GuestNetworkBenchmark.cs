@@ -18,7 +18,13 @@ namespace Polynic.GuestBenchmarks;
 internal sealed record Measurement(double GuestToHostMbps, double HostToGuestMbps, double PingAverageMs, double PingMedianMs = double.NaN,
     long RetransmitsUp = 0, long RetransmitsDown = 0, double ConfigReadMicroseconds = double.NaN, string Interrupts = "")
 {
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+    /// <summary>Why the round failed; null when it measured.</summary>
+    public string? Failure { get; init; }
+
+    /// <summary>A round that did not complete.</summary>
+    public static Measurement Failed(string why) => new(double.NaN, double.NaN, double.NaN) { Failure = why };
+
+    public override string ToString() => Failure is { } why ? "failed: " + why : string.Create(CultureInfo.InvariantCulture,
         $"guest->host {GuestToHostMbps:0.##} Mbit/s (retr {RetransmitsUp}), host->guest {HostToGuestMbps:0.##} Mbit/s (retr {RetransmitsDown}), " +
         $"ping median {PingMedianMs:0.000} ms avg {PingAverageMs:0.000} ms, config read {ConfigReadMicroseconds:0.0} us");
 }
@@ -38,8 +44,8 @@ internal interface IGuestNic
 /// <summary>Boots a guest with the NIC, runs iperf3 both ways, ping, and a register-read loop against a namespace behind the tap.</summary>
 internal static partial class GuestNetworkBenchmark
 {
-    /// <summary>Configuration-space reads per probe: 256 bytes (64 dwords) per pass.</summary>
-    private const int ConfigPasses = 100;
+    /// <summary>Passes over the 256-byte configuration space (64 dword reads each) per probe.</summary>
+    private const int ConfigPasses = 500;
 
     public static async Task<Measurement> MeasureAsync(GuestRig rig, GuestImage image, IGuestNic nic, int seconds, int pings)
     {
@@ -76,10 +82,12 @@ internal static partial class GuestNetworkBenchmark
     /// </summary>
     private static async Task<double> ConfigReadMicrosecondsAsync(Guest guest)
     {
+        // The guest's busybox date has no %N: /proc/uptime (10 ms steps) over enough reads instead.
         var text = await guest.RunCheckedAsync(
             "d=$(readlink -f /sys/class/net/eth0/device); f=$(for i in $(seq 1 " + ConfigPasses + "); do printf '%s ' $d/config; done); " +
-            "s=$(date +%s%N); cat $f >/dev/null; e=$(date +%s%N); echo $((e - s))", TimeSpan.FromMinutes(5));
-        return long.Parse(text.Trim(), CultureInfo.InvariantCulture) / 1000.0 / (ConfigPasses * 64);
+            "s=$(cut -d' ' -f1 /proc/uptime); cat $f >/dev/null; e=$(cut -d' ' -f1 /proc/uptime); echo \"$s $e\"", TimeSpan.FromMinutes(5));
+        var times = text.Trim().Split(' ').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        return (times[1] - times[0]) * 1e6 / (ConfigPasses * 64);
     }
 
     /// <summary>

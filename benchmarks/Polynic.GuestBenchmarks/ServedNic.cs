@@ -8,11 +8,11 @@ namespace Polynic.GuestBenchmarks;
 /// process of its own (the build in artifacts/, default modules directory), which QEMU reaches
 /// through <c>vfio-user-pci</c>. Stopped with SIGTERM after the round, as a service manager does.
 /// </summary>
-internal sealed class ServedNic(Card card) : IGuestNic
+internal sealed class ServedNic(Card card, IReadOnlyList<string> serveOptions) : IGuestNic
 {
     private static int s_counter;
 
-    public string Name => $"Polynic {card.Name} (polynic serve)";
+    public string Name => $"Polynic {card.Name} (polynic serve{(serveOptions.Count > 0 ? " " + string.Join(' ', serveOptions) : "")})";
 
     public string Driver => card.Driver;
 
@@ -21,7 +21,7 @@ internal sealed class ServedNic(Card card) : IGuestNic
         var directory = Directory.CreateTempSubdirectory("polynic-bench-");
         string socket = Path.Combine(directory.FullName, "bench.sock");
         string tap = $"pps{Interlocked.Increment(ref s_counter)}";
-        var served = await Serve.StartAsync(["--device", $"{card.Personality}:{socket},tap={tap},mac=52:54:00:be:00:02{card.Options}"], directory);
+        var served = await Serve.StartAsync(["--device", $"{card.Personality}:{socket},tap={tap},mac=52:54:00:be:00:02{card.Options}", .. serveOptions], directory);
         return (baseOptions with { VfioUserSockets = [socket] }, tap, served);
     }
 }
