@@ -66,6 +66,16 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void Busy_poll_is_the_servers_default_unless_the_configuration_names_0_to_1000_microseconds()
+    {
+        const string Nic = """<nic name="a" personality="e1000" socket="/run/polynic/a.sock"><unplugged/></nic>""";
+        Assert.Null(Load($"""<polynic xmlns="urn:polynic:config:1">{Nic}</polynic>""").BusyPoll);
+        Assert.Equal(TimeSpan.Zero, Load($"""<polynic xmlns="urn:polynic:config:1" busyPollMicroseconds="0">{Nic}</polynic>""").BusyPoll);
+        Assert.Equal(TimeSpan.FromMicroseconds(200), Load($"""<polynic xmlns="urn:polynic:config:1" busyPollMicroseconds="200">{Nic}</polynic>""").BusyPoll);
+        Assert.Contains("busyPollMicroseconds", Refused($"""<polynic xmlns="urn:polynic:config:1" busyPollMicroseconds="5000">{Nic}</polynic>""").Message);
+    }
+
+    [Fact]
     public void Schema_errors_name_file_line_and_column()
     {
         var e = Refused("""
