@@ -60,28 +60,37 @@ internal static class HotPlug
     }
 
     /// <summary>
-    /// QMP <c>device_del</c>, then waits until QEMU has dropped the device (it is gone from
-    /// /machine/peripheral, which happens with DEVICE_DELETED) and closed its vfio-user
+    /// QMP <c>device_del</c>, then waits until QEMU has dropped the device and closed its vfio-user
     /// connection, and removes the NIC from the server. Fails at once if QEMU dies meanwhile.
     /// </summary>
     public static async Task DetachAsync(Guest guest, PolynicProcess server, string deviceId, string nic)
     {
-        await guest.QmpAsync($$$"""{"execute":"device_del","arguments":{"id":"{{{deviceId}}}"}}""");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            if (guest.HasExited) Assert.Fail($"QEMU died on device_del of {nic}: {await ExitReportAsync(guest)}");
-            var peripherals = await guest.QmpAsync("""{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}""");
-            if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == deviceId)) break;
-            Assert.True(clock.Elapsed < Short, $"QEMU still has {deviceId} {clock.Elapsed.TotalSeconds:0} s after device_del");
-            await Task.Delay(100);
-        }
+        var clock = await UnplugAsync(guest, deviceId);
         while (Connected(await server.ManageCheckedAsync("nics", "list"), nic))
         {
             Assert.True(clock.Elapsed < Short, $"QEMU dropped {deviceId} but kept its vfio-user connection to {nic}");
             await Task.Delay(100);
         }
         await server.ManageCheckedAsync("nics", "remove", nic);
+    }
+
+    /// <summary>
+    /// QMP <c>device_del</c>, then waits until QEMU has dropped the device (it is gone from
+    /// /machine/peripheral, which happens with DEVICE_DELETED); fails at once if QEMU dies
+    /// meanwhile. Returns the clock started at the request.
+    /// </summary>
+    public static async Task<System.Diagnostics.Stopwatch> UnplugAsync(Guest guest, string deviceId)
+    {
+        await guest.QmpAsync($$$"""{"execute":"device_del","arguments":{"id":"{{{deviceId}}}"}}""");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (guest.HasExited) Assert.Fail($"QEMU died on device_del of {deviceId}: {await ExitReportAsync(guest)}");
+            var peripherals = await guest.QmpAsync("""{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}""");
+            if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == deviceId)) return clock;
+            Assert.True(clock.Elapsed < Short, $"QEMU still has {deviceId} {clock.Elapsed.TotalSeconds:0} s after device_del");
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>QEMU still runs the guest: QMP answers "running" and the guest's shell answers.</summary>

@@ -82,14 +82,7 @@ public sealed class UnplugUnderTrafficTests(RigFixture rig, ITestOutputHelper ou
             var (code, said) = await server.ManageAsync("nics", "remove", "orphan");
             Assert.True(code == 0, said);
             Assert.DoesNotContain("warning", said); // no MSI-X: nothing for QEMU to trip on later
-            await guest.QmpAsync("""{"execute":"device_del","arguments":{"id":"orphan"}}""");
-            for (var clock = System.Diagnostics.Stopwatch.StartNew(); ; await Task.Delay(100))
-            {
-                Assert.False(guest.HasExited, $"QEMU died unplugging a device whose server had gone: {guest.ExitReport}");
-                var peripherals = await guest.QmpAsync("""{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}""");
-                if (!peripherals.EnumerateArray().Any(p => p.GetProperty("name").GetString() == "orphan")) break;
-                Assert.True(clock.Elapsed < Short, "QEMU kept the orphaned device");
-            }
+            await HotPlug.UnplugAsync(guest, "orphan"); // fails with QEMU's report if QEMU dies
             await HotPlug.AssertVmAliveAsync(guest);
 
             Assert.Empty(JsonDocument.Parse(await server.ManageCheckedAsync("nics", "list")).RootElement.EnumerateArray());
