@@ -18,6 +18,9 @@ namespace Polynic.GuestBenchmarks;
 internal sealed record Measurement(double GuestToHostMbps, double HostToGuestMbps, double PingAverageMs, double PingMedianMs = double.NaN,
     long RetransmitsUp = 0, long RetransmitsDown = 0, double ConfigReadMicroseconds = double.NaN, string Interrupts = "")
 {
+    /// <summary>Frames lost on the way to the guest during host->guest, by where (see GuestNetworkBenchmark.LossAsync).</summary>
+    public string LossesDown { get; init; } = "";
+
     /// <summary>Why the round failed; null when it measured.</summary>
     public string? Failure { get; init; }
 
@@ -64,14 +67,39 @@ internal static partial class GuestNetworkBenchmark
         await guest.RunCheckedAsync("ping -c 3 -W 2 10.79.0.1", TimeSpan.FromSeconds(20));
         var timeout = TimeSpan.FromSeconds(seconds * 3 + 120);
         var (up, upInterrupts) = await WithInterruptsAsync(guest, "guest->host", $"iperf3 -c 10.79.0.1 -t {seconds}", timeout);
+        var lossBefore = await LossAsync(guest, peer, tap);
         var (down, downInterrupts) = await WithInterruptsAsync(guest, "host->guest", $"iperf3 -c 10.79.0.1 -t {seconds} -R", timeout);
+        var loss = Difference(lossBefore, await LossAsync(guest, peer, tap));
+        Console.WriteLine($"  host->guest losses: {loss}");
         var ping = await guest.RunCheckedAsync($"ping -c {pings} -i 0.05 10.79.0.1", TimeSpan.FromSeconds(pings * 0.2 + 60));
         double configRead = await ConfigReadMicrosecondsAsync(guest);
         return Parse(up, down, ping) with
         {
             ConfigReadMicroseconds = configRead,
             Interrupts = $"guest->host {upInterrupts}; host->guest {downInterrupts}",
+            LossesDown = loss,
         };
+    }
+
+    /// <summary>
+    /// Where frames going to the guest can be lost: the tap's own queue (tx_dropped: the device
+    /// did not read the tap fast enough), and the guest's view of its NIC (missed: no receive
+    /// buffer; dropped: the stack discarded it; fifo). Each counter's value now.
+    /// </summary>
+    private static async Task<long[]> LossAsync(Guest guest, NetworkNamespace peer, string tap)
+    {
+        const string Counters = "rx_missed_errors rx_fifo_errors rx_dropped rx_over_errors";
+        string inGuest = await guest.RunCheckedAsync(
+            $"cd /sys/class/net/eth0/statistics && cat {Counters}", TimeSpan.FromSeconds(20));
+        string onTap = await peer.RunAsync($"cat /sys/class/net/{tap}/statistics/tx_dropped", TimeSpan.FromSeconds(20));
+        return (inGuest + "\n" + onTap).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    private static string Difference(long[] before, long[] after)
+    {
+        string[] names = ["guest missed", "guest fifo", "guest dropped", "guest overrun", "tap dropped"];
+        return string.Join(", ", names.Select((n, i) => $"{n} {(i < after.Length && i < before.Length ? after[i] - before[i] : -1)}"));
     }
 
     /// <summary>

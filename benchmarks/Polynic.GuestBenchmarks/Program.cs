@@ -150,7 +150,7 @@ static string Report(Dictionary<string, List<Measurement>> results, GuestImage i
     r.AppendLine();
     foreach (var (name, list) in results)
         for (int i = 0; i < list.Count; i++)
-            r.AppendLine($"- {name}, round {i + 1}: {list[i]}{(list[i].Interrupts.Length > 0 ? "; interrupts " + list[i].Interrupts : "")}");
+            r.AppendLine($"- {name}, round {i + 1}: {list[i]}{(list[i].Interrupts.Length > 0 ? "; interrupts " + list[i].Interrupts : "")}{(list[i].LossesDown.Length > 0 ? "; host->guest losses: " + list[i].LossesDown : "")}");
     return r.ToString();
 }
 

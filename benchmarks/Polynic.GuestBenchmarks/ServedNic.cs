@@ -94,6 +94,9 @@ internal sealed class Serve : IAsyncDisposable
             catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); }
         }
         if (_process.ExitCode != 0) Console.WriteLine($"  polynic serve exited with {_process.ExitCode}:\n{Output}");
+        else
+            foreach (var line in Output.Split('\n').Where(l => l.Contains("counters:", StringComparison.Ordinal)))
+                Console.WriteLine("  polynic serve: " + line.Trim());
         _process.Dispose();
         _directory.Delete(recursive: true);
     }
