@@ -62,7 +62,14 @@ internal sealed class Statistics
     /// <summary>Adds <paramref name="amount"/> to the 64-bit counter whose low dword is at <paramref name="lowOffset"/>, sticking at the maximum.</summary>
     public void Add64(uint lowOffset, ulong amount)
     {
-        ulong v = _registers.Get(lowOffset) | (ulong)_registers.Get(lowOffset + 4) << 32;
+        // Without a carry out of the low dword only the low dword changes (and cannot stick).
+        uint low = _registers.Get(lowOffset);
+        if (amount <= uint.MaxValue - low)
+        {
+            _registers.Set(lowOffset, low + (uint)amount);
+            return;
+        }
+        ulong v = low | (ulong)_registers.Get(lowOffset + 4) << 32;
         ulong sum = v + amount;
         if (sum < v) sum = ulong.MaxValue;
         _registers.Set(lowOffset, (uint)sum);

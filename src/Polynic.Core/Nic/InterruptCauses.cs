@@ -62,6 +62,10 @@ public sealed class InterruptCauses
     /// <summary>Sets <paramref name="bits"/> in the cause register (a device event, or e1000 ICS / a software-interrupt write).</summary>
     public void Raise(uint bits)
     {
+        // Already pending and the line where Drive would leave it: nothing changes, so no lock (e1000
+        // raises RXT0 per frame). Every change is made and driven under the lock; a held-back edge still locks.
+        uint cause = Volatile.Read(ref _cause);
+        if ((cause & bits) == bits && ((cause & Volatile.Read(ref _mask)) != 0) == Volatile.Read(ref _level)) return;
         lock (_lock) { _cause |= bits; Drive(); }
     }
 

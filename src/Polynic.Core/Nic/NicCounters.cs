@@ -55,14 +55,18 @@ public sealed class NicCounters
     /// <summary>Register accesses to undeclared offsets.</summary>
     public long UnknownRegisterAccesses;
 
-    /// <summary>Counts a frame delivered to the guest: frames, bytes, and broadcast or multicast by destination.</summary>
+    /// <summary>
+    /// Counts a frame delivered to the guest: frames, bytes, and broadcast or multicast by destination.
+    /// Call under the device's lock: the counts are plain stores (readers still see whole values), as
+    /// an interlocked add per counter would be a good part of a small frame's cost.
+    /// </summary>
     public void CountDelivered(ReadOnlySpan<byte> frame)
     {
-        Interlocked.Increment(ref RxFrames);
-        Interlocked.Add(ref RxBytes, frame.Length);
+        RxFrames++;
+        RxBytes += frame.Length;
         if (frame.Length < MacAddress.Length || (frame[0] & 1) == 0) return;
-        if (MacAddress.TryRead(frame, out var d) && d.IsBroadcast) Interlocked.Increment(ref RxBroadcast);
-        else Interlocked.Increment(ref RxMulticast);
+        if (MacAddress.TryRead(frame, out var d) && d.IsBroadcast) RxBroadcast++;
+        else RxMulticast++;
     }
 
     /// <summary>Counts a frame the receive filter rejected, by reason (<see cref="RxTooShort"/> or <see cref="RxFiltered"/>). Accepted results count nothing.</summary>

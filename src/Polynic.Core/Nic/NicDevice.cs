@@ -115,7 +115,8 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         {
             lock (Sync)
             {
-                WaitForRoom(frame.Length, Deadline());
+                // The clock is read only when there is no room: most frames find room at once.
+                if (!CanReceive(frame.Length)) WaitForRoom(frame.Length, Deadline());
                 ReceiveFrame(frame);
             }
         }
@@ -145,7 +146,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
             {
                 if (!offload.NeedsWork || AcceptsReceiveOffload(offload))
                 {
-                    WaitForRoom(frame.Length, Deadline());
+                    if (!CanReceive(frame.Length)) WaitForRoom(frame.Length, Deadline());
                     ReceiveFrame(frame, offload);
                     return;
                 }

@@ -105,6 +105,22 @@ public class DescriptorRingTests
     }
 
     [Fact]
+    public void Property_pending_and_advance_agree_with_the_modulo_rule_after_the_ring_shrinks_or_grows_under_head_and_tail() =>
+        Gen.Select(Gen.UInt[1, 64], Gen.UInt[0, 64], Gen.UInt, Gen.UInt).Sample((before, after, head, tail) =>
+        {
+            // Count is computed once per Configure; head and tail may be beyond a ring the guest shrank.
+            var r = new DescriptorRing(16);
+            r.Configure(new GuestAddress(0), before * 16);
+            r.SetHead(head % before);
+            r.SetTail(tail % before);
+            uint h = r.Head, t = r.Tail;
+            r.Configure(new GuestAddress(0), after * 16);
+            Assert.Equal(after, r.Count);
+            Assert.Equal(after == 0 ? 0 : (t + after - h) % after, r.Pending);
+            Assert.Equal(after == 0 ? 0 : (h + 1) % after, r.Advance());
+        });
+
+    [Fact]
     public void Property_pending_is_always_less_than_count() =>
         Gen.Select(Gen.UInt[0, 64], Gen.UInt, Gen.UInt).Sample((entries, head, tail) =>
         {

@@ -63,6 +63,30 @@ public class InterruptCausesTests
     }
 
     [Fact]
+    public void Raising_a_pending_cause_again_changes_nothing_but_asks_a_moderation_that_holds_the_edge_again()
+    {
+        var gate = new Gate { Open = true };
+        var c = Causes();
+        c.Moderation = gate;
+        c.Raise(0x80);                  // masked: pending in the cause register only
+        c.Raise(0x80);
+        Assert.Equal(0x80u, c.Cause);
+        Assert.Empty(_edges);
+        c.Enable(0x80);
+        c.Raise(0x80);                  // already asserted
+        Assert.Equal([true], _edges);
+        c.Acknowledge(0x80);
+        gate.Open = false;
+        c.Raise(0x80);
+        c.Raise(0x80);                  // the held-back edge is asked for again, as before
+        Assert.Equal(2, c.HeldBack);
+        gate.Open = true;
+        c.Raise(0x80);
+        Assert.True(c.Asserted);
+        Assert.Equal([true, false, true], _edges);
+    }
+
+    [Fact]
     public void Drives_the_pci_interrupt_router_intx_pin()
     {
         var m = new Machine();

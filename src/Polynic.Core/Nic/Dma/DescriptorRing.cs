@@ -25,6 +25,9 @@ public sealed class DescriptorRing
 {
     private long _indexFaults;
     private long _dmaFaults;
+    // Descriptors in the ring, computed once per Configure: the per-descriptor operations run for
+    // every frame and would otherwise divide by the (non-constant) descriptor size each time.
+    private uint _count;
 
     /// <summary>Creates an unconfigured ring of <paramref name="descriptorSize"/>-byte descriptors (e1000: 16).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Size not 1..4096.</exception>
@@ -47,7 +50,7 @@ public sealed class DescriptorRing
     public bool IsValid => LengthBytes != 0 && LengthBytes % (uint)DescriptorSize == 0;
 
     /// <summary>Number of descriptors; 0 for an invalid ring.</summary>
-    public uint Count => IsValid ? LengthBytes / (uint)DescriptorSize : 0;
+    public uint Count => _count;
 
     /// <summary>Index of the next descriptor the device processes.</summary>
     public uint Head { get; private set; }
@@ -56,7 +59,17 @@ public sealed class DescriptorRing
     public uint Tail { get; private set; }
 
     /// <summary>Descriptors owned by the device: from head up to tail, modulo the ring size.</summary>
-    public uint Pending => Count == 0 ? 0 : (Tail + Count - Head) % Count;
+    public uint Pending
+    {
+        get
+        {
+            uint count = _count, head = Head, tail = Tail;
+            if (count == 0) return 0;
+            // Head and tail are below the count unless a Configure shrank the ring under them.
+            if (head < count && tail < count) return tail >= head ? tail - head : tail + count - head;
+            return (tail + count - head) % count;
+        }
+    }
 
     /// <summary>No descriptors owned by the device (head equals tail, or the ring is invalid).</summary>
     public bool IsEmpty => Pending == 0;
@@ -71,8 +84,12 @@ public sealed class DescriptorRing
     public bool Configure(GuestAddress baseAddress, uint lengthBytes)
     {
         Base = baseAddress;
-        LengthBytes = lengthBytes;
-        return IsValid;
+        if (lengthBytes != LengthBytes || _count == 0)
+        {
+            LengthBytes = lengthBytes;
+            _count = IsValid ? lengthBytes / (uint)DescriptorSize : 0;
+        }
+        return _count != 0;
     }
 
     /// <summary>
@@ -101,8 +118,8 @@ public sealed class DescriptorRing
     /// <summary>Moves the head to the next descriptor, wrapping at the end of the ring. Returns the new head.</summary>
     public uint Advance()
     {
-        uint count = Count;
-        Head = count == 0 ? 0 : (Head + 1) % count;
+        uint count = _count, next = Head + 1;
+        Head = count == 0 ? 0 : next < count ? next : next % count;
         return Head;
     }
 
@@ -158,6 +175,7 @@ public sealed class DescriptorRing
     {
         Base = default;
         LengthBytes = 0;
+        _count = 0;
         Head = Tail = 0;
     }
 }
