@@ -32,6 +32,11 @@ internal sealed class ReceivePath
     private readonly UsedBuffer[] _used = new UsedBuffer[VirtioNetDevice.QueueSize];
     private readonly RefusedChain[] _refused = new RefusedChain[VirtioNetDevice.QueueSize];
     private readonly byte[] _header = new byte[NetHeader.Length];
+    // Header and frame of a small frame, composed for one write (see WriteSmallFrame).
+    private readonly byte[] _small = new byte[NetHeader.Length + SmallFrame];
+
+    /// <summary>Frames up to this length go into a buffer with their header in one DMA write: copying them costs less than a second write.</summary>
+    private const int SmallFrame = 256;
     private int _refusalsLeft;
 
     public ReceivePath(VirtioNetDevice device) => _device = device;
@@ -87,10 +92,11 @@ internal sealed class ReceivePath
     /// <summary>
     /// Whether a frame of <paramref name="length"/> bytes would be delivered or held rather than
     /// lost: only a full FIFO loses frames (true while the driver is not running: such frames are
-    /// dropped whatever happens, so waiting would not help).
+    /// dropped whatever happens, so waiting would not help). The FIFO's own answer, not a byte
+    /// count: a frame needs contiguous room, which a wrapped FIFO may lack with bytes to spare
+    /// (a 64 KiB GSO frame was then dropped after the wait said yes).
     /// </summary>
-    public bool HasRoomFor(int length) =>
-        !_device.Transport.DriverOk || _fifo.UsedBytes + length + 64 <= _fifo.Limit;
+    public bool HasRoomFor(int length) => !_device.Transport.DriverOk || _fifo.HasRoomFor(length);
 
     public void FromWire(ReadOnlySpan<byte> frame) => FromWire(frame, default);
 
@@ -213,6 +219,7 @@ internal sealed class ReceivePath
                 return Outcome.Dropped;
             }
             long offset = buffers == 0 ? NetHeader.Length : 0;
+            bool withHeader = false;
             if (why is null && buffers == 0)
             {
                 // hdr_len: the parsed headers' length (a frame from the FIFO lost the port's hint;
@@ -221,12 +228,13 @@ internal sealed class ReceivePath
                     && FrameHeaders.TryParse(frame, out var parsed) == OffloadStatus.Ok
                         ? offload with { HeaderLength = (ushort)parsed.HeaderLength } : offload);
                 // The header may span descriptors (5.1.6.3.1, note): num_buffers is found by its offset.
-                if (chain.Scatter(memory, 0, _header) != NetHeader.Length
-                    || !TryLocate(chain, 10, out countLow) || !TryLocate(chain, 11, out countHigh))
+                withHeader = WriteSmallFrame(memory, chain, frame);
+                if (!withHeader && chain.Scatter(memory, 0, _header) != NetHeader.Length) why = Refusal.OutsideRam;
+                if (why is null && (!TryLocate(chain, 10, out countLow) || !TryLocate(chain, 11, out countHigh)))
                     why = Refusal.OutsideRam;
             }
             int room = why is null ? (int)Math.Min(chain.WritableLength - offset, frame.Length - placed) : 0;
-            if (why is null && chain.Scatter(memory, offset, frame.Slice(placed, room)) != room) why = Refusal.OutsideRam;
+            if (why is null && !withHeader && chain.Scatter(memory, offset, frame.Slice(placed, room)) != room) why = Refusal.OutsideRam;
             if (why is { } refusal)
             {
                 _refused[refused++] = new RefusedChain(chain.Head, refusal);
@@ -250,7 +258,7 @@ internal sealed class ReceivePath
             return Outcome.Dropped;
         }
         // Refused chains first, then all of the frame's buffers in one used-index update (5.1.6.4.1).
-        ReturnRefused(queue, refused);
+        if (refused != 0) ReturnRefused(queue, refused);
         queue.PushUsed(memory, _used.AsSpan(0, buffers));
         _device.Counters.CountDelivered(frame);
         if (offload.GsoType != GsoType.None) Interlocked.Increment(ref _device.Counters.RxGsoFrames);
@@ -324,6 +332,20 @@ internal sealed class ReceivePath
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Writes header and frame with one DMA write when the frame is small and both fit in the chain's
+    /// first writable buffer; false (nothing written: a write is all or nothing) otherwise, and the
+    /// caller writes them one after the other as for any frame.
+    /// </summary>
+    private bool WriteSmallFrame(IGuestMemory memory, in DescriptorChain chain, ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length > SmallFrame || chain.Segments[chain.ReadableCount].Length < NetHeader.Length + frame.Length) return false;
+        var composed = _small.AsSpan(0, NetHeader.Length + frame.Length);
+        _header.CopyTo(composed);
+        frame.CopyTo(composed[NetHeader.Length..]);
+        return chain.Scatter(memory, 0, composed) == composed.Length;
     }
 
     /// <summary>The guest address of byte <paramref name="offset"/> of the chain's writable buffers.</summary>

@@ -25,6 +25,14 @@ public sealed class SplitVirtqueue
 
     private readonly VirtqueueSegment[] _segments;
     private ushort _lastAvail;
+    // The driver's avail index as last read: chains up to it are published, so the ring is read
+    // again only once they are taken (QEMU's shadow_avail_idx, Linux vhost's avail_idx).
+    private ushort _availIdx;
+    // Avail ring entries read in one go once their index is read (a DMA per batch, not per chain),
+    // by ring slot; valid for [_lastAvail, _prefetched). One failed read falls back to entry by entry.
+    private readonly byte[] _availEntries;
+    private ushort _prefetched;
+    private bool _prefetchFailed;
     // Ring slots given back by Unpop and not taken again yet: a malformed chain in one of them was
     // counted when it was first taken, so taking it again does not count it twice.
     private int _replayed;
@@ -40,6 +48,7 @@ public sealed class SplitVirtqueue
         Index = index;
         MaxSize = maxSize;
         _segments = new VirtqueueSegment[maxSize];
+        _availEntries = new byte[2 * maxSize];
         Reset();
     }
 
@@ -105,7 +114,8 @@ public sealed class SplitVirtqueue
         Enabled = false;
         EventIndex = false;
         IsBroken = false;
-        _lastAvail = _used = _signalledUsed = 0;
+        _lastAvail = _availIdx = _prefetched = _used = _signalledUsed = 0;
+        _prefetchFailed = false;
         _replayed = 0;
         _signalledValid = false;
     }
@@ -118,13 +128,19 @@ public sealed class SplitVirtqueue
     {
         chain = default;
         if (!IsLive) return ChainStatus.Empty;
-        if (!TryReadU16(memory, DriverArea, 2, out ushort availIdx)) return Fault(ChainStatus.Broken);
-        ushort pending = (ushort)(availIdx - _lastAvail);
-        if (pending == 0) return ChainStatus.Empty;
-        if (pending > Size) return Fault(ChainStatus.Broken);
-        // The avail index is read before the ring entry it covers (virtio 1.2, 2.7.13.3 barrier).
-        Interlocked.MemoryBarrier();
-        if (!TryReadU16(memory, DriverArea, 4 + 2 * (ulong)(_lastAvail % Size), out ushort head)) return Fault(ChainStatus.Broken);
+        if (_availIdx == _lastAvail)
+        {
+            if (!TryReadU16(memory, DriverArea, 2, out ushort availIdx)) return Fault(ChainStatus.Broken);
+            ushort pending = (ushort)(availIdx - _lastAvail);
+            if (pending == 0) return ChainStatus.Empty;
+            if (pending > Size) return Fault(ChainStatus.Broken);
+            _availIdx = availIdx;
+            _prefetchFailed = false;
+            // The avail index is read before the ring entries it covers (virtio 1.2, 2.7.13.3
+            // barrier): a load-load ordering, which the read barrier gives without a full fence.
+            Volatile.ReadBarrier();
+        }
+        if (!TryTakeHead(memory, out ushort head)) return Fault(ChainStatus.Broken);
         _lastAvail++;
         bool counted = _replayed > 0;
         if (counted) _replayed--;
@@ -148,6 +164,8 @@ public sealed class SplitVirtqueue
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, (int)Size);
         _lastAvail -= (ushort)count;
+        // The next pop reads the avail index and its entries again, checked against the slots given back.
+        _availIdx = _prefetched = _lastAvail;
         _replayed = Math.Min(_replayed + count, Size);
     }
 
@@ -183,11 +201,12 @@ public sealed class SplitVirtqueue
         if (!IsLive || buffers.Length > Size) return false;
         Span<byte> element = stackalloc byte[8];
         ushort used = _used;
+        int wrap = Size - 1;   // a power of two on a live queue
         foreach (var buffer in buffers)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(element, buffer.Head);
             BinaryPrimitives.WriteUInt32LittleEndian(element[4..], buffer.Written);
-            if (!DeviceArea.TryAdd(4 + 8 * (ulong)(used % Size), out var at) || !memory.TryWrite(at, element))
+            if (!DeviceArea.TryAdd(4 + 8 * (ulong)(used & wrap), out var at) || !memory.TryWrite(at, element))
             {
                 Faults++;
                 return false;
@@ -195,8 +214,9 @@ public sealed class SplitVirtqueue
             used++;
         }
         _used = used;
-        // The elements must be visible before the index that publishes them (2.7.8.2).
-        Interlocked.MemoryBarrier();
+        // The elements must be visible before the index that publishes them (2.7.8.2): a
+        // store-store ordering, which the write barrier gives without a full fence.
+        Volatile.WriteBarrier();
         if (!WriteU16(memory, DeviceArea, 2, _used)) { Faults++; return false; }
         Completed += buffers.Length;
         return true;
@@ -257,6 +277,27 @@ public sealed class SplitVirtqueue
     /// <summary>Whether the driver has made buffers available that were not popped yet.</summary>
     public bool HasAvailable(IGuestMemory memory) =>
         IsLive && TryReadU16(memory, DriverArea, 2, out ushort availIdx) && availIdx != _lastAvail;
+
+    /// <summary>The head at <c>_lastAvail</c>, published by the avail index last read.</summary>
+    private bool TryTakeHead(IGuestMemory memory, out ushort head)
+    {
+        // Size is a power of two on a live queue: the mask is the ring position without a division.
+        int slot = _lastAvail & (Size - 1);
+        if (_prefetched == _lastAvail && !_prefetchFailed)
+        {
+            // The published entries up to the ring's end (the rest once these are taken).
+            int count = Math.Min((ushort)(_availIdx - _lastAvail), Size - slot);
+            if (DriverArea.TryAdd(4 + 2 * (ulong)slot, out var at) && memory.TryRead(at, _availEntries.AsSpan(2 * slot, 2 * count)))
+                _prefetched = (ushort)(_lastAvail + count);
+            else _prefetchFailed = true;
+        }
+        if (_prefetched != _lastAvail)
+        {
+            head = BinaryPrimitives.ReadUInt16LittleEndian(_availEntries.AsSpan(2 * slot, 2));
+            return true;
+        }
+        return TryReadU16(memory, DriverArea, 4 + 2 * (ulong)slot, out head);
+    }
 
     private ChainStatus Walk(IGuestMemory memory, ushort head, out DescriptorChain chain)
     {

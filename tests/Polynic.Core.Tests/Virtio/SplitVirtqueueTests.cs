@@ -151,6 +151,45 @@ public class SplitVirtqueueTests
     }
 
     [Fact]
+    public void Chains_published_while_a_batch_is_taken_are_taken_after_it_across_the_ring_end()
+    {
+        // The avail index and the entries it publishes are read once per batch: 6 chains, 6 more
+        // published while those are taken, then 8 that wrap past the end of the 16-entry ring.
+        var heads = new List<ushort>();
+        var taken = new List<ushort>();
+        void Publish(int n) { for (int i = 0; i < n; i++) heads.Add(_ring.Add((Buffers + 0x100UL * (uint)i, 64, true))); }
+        void Take(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out var c));
+                taken.Add(c.Head);
+                Assert.True(_queue.PushUsed(_ram, c.Head, 0));
+            }
+        }
+        Publish(6);
+        Take(6);
+        Publish(6);
+        Take(2);
+        Publish(8);
+        Take(12);
+        Assert.Equal(ChainStatus.Empty, _queue.TryPop(_ram, out _));
+        Assert.Equal(heads, taken);
+    }
+
+    [Fact]
+    public void A_bogus_avail_index_written_during_a_batch_breaks_the_queue_when_the_batch_is_taken()
+    {
+        _ring.Add((Buffers, 64, true));
+        _ring.Add((Buffers + 0x100, 64, true));
+        Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out _));
+        _ring.SetAvailIndex(1000);
+        Assert.Equal(ChainStatus.Ok, _queue.TryPop(_ram, out _));   // published before the bogus index
+        Assert.Equal(ChainStatus.Broken, _queue.TryPop(_ram, out _));
+        Assert.True(_queue.IsBroken);
+    }
+
+    [Fact]
     public void Ring_memory_outside_ram_is_counted_not_thrown()
     {
         _queue.DriverArea = new GuestAddress(ulong.MaxValue - 1);
