@@ -112,9 +112,11 @@ internal static partial class GuestNetworkBenchmark
     {
         // The guest's busybox date has no %N: /proc/uptime (10 ms steps) over enough reads instead.
         var text = await guest.RunCheckedAsync(
-            "d=$(readlink -f /sys/class/net/eth0/device); f=$(for i in $(seq 1 " + ConfigPasses + "); do printf '%s ' $d/config; done); " +
+            // A virtio NIC's device link is the virtio device; its PCI function (with the config file) is the parent.
+            "d=$(readlink -f /sys/class/net/eth0/device); [ -f $d/config ] || d=$(dirname $d); f=$(for i in $(seq 1 " + ConfigPasses + "); do printf '%s ' $d/config; done); " +
             "s=$(cut -d' ' -f1 /proc/uptime); cat $f >/dev/null; e=$(cut -d' ' -f1 /proc/uptime); echo \"$s $e\"", TimeSpan.FromMinutes(5));
-        var times = text.Trim().Split(' ').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        var times = text.Trim().Split(' ').Select(t => double.TryParse(t, CultureInfo.InvariantCulture, out double v) ? v : double.NaN).ToArray();
+        if (times.Length != 2 || times.Any(double.IsNaN)) throw new InvalidOperationException("config-space read loop said: " + text.Trim());
         return (times[1] - times[0]) * 1e6 / (ConfigPasses * 64);
     }
 

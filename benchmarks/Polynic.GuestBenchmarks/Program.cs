@@ -19,10 +19,11 @@ var embedded = new Option<bool>("--embedded") { Description = "Also serve Polyni
 var report = new Option<FileInfo?>("--report") { Description = "Write the markdown report here too." };
 var polynic = new Option<FileInfo?>("--polynic") { Description = "The polynic executable to serve with (default: artifacts/cli/polynic, built first); another build's, to compare two." };
 var serveOptions = new Option<string[]>("--serve-option") { Description = "An argument appended to `polynic serve` (repeat; e.g. --serve-option=--busy-poll-us --serve-option=0).", Arity = ArgumentArity.ZeroOrMore };
+var cpuLoad = new Option<int>("--cpu-load") { Description = "CPU-bound processes to run beside the guests for the whole campaign (as a build would), to see who holds up when cores are contended.", DefaultValueFactory = _ => 0 };
 var reads = new Option<int>("--reads") { Description = "REGION_READs per register.", DefaultValueFactory = _ => 20000 };
 
 var guest = new RootCommand("Polynic against QEMU's own devices in real guests (TCG), through `polynic serve`.");
-foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report, polynic, serveOptions }) guest.Options.Add(o);
+foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report, polynic, serveOptions, cpuLoad }) guest.Options.Add(o);
 guest.SetAction(async (parse, _) =>
 {
     UseBuild(parse.GetValue(polynic));
@@ -35,9 +36,11 @@ guest.SetAction(async (parse, _) =>
     var image = await rig.EnsurePreparedAsync(new Progress<string>(Console.WriteLine));
     string name = parse.GetValue(card)!;
     int s = parse.GetValue(seconds), n = parse.GetValue(rounds);
+    using var load = CpuLoad.Start(parse.GetValue(cpuLoad));
     string text = name == "switch"
         ? await SwitchAsync(rig, image, s, n)
         : await CardAsync(rig, image, Card.Find(name), s, n, parse.GetValue(pings), parse.GetValue(embedded), parse.GetValue(serveOptions) ?? []);
+    if (load.Count > 0) text += $"\nWith {load.Count} CPU-bound process(es) (sha256sum /dev/zero) running beside the guests throughout.\n";
     Console.WriteLine();
     Console.WriteLine(text);
     if (parse.GetValue(report) is { } file) await File.WriteAllTextAsync(file.FullName, text);

@@ -90,8 +90,9 @@ internal sealed class ReceivePath
         // driver posts descriptors; so only a full packet buffer means the frame would be missed.
         // (The ring itself is not consulted here: that would count a bad RDT as a fault twice.)
         _packetBuffer.Limit = PacketBufferBytes(_device.Registers.Get(Pba));
-        // A little slack for the packet buffer's own per-frame bookkeeping.
-        return _packetBuffer.UsedBytes + length + FcsLength + 64 <= _packetBuffer.Limit;
+        // The buffer's own answer (contiguous room, its bookkeeping included), for the longest the
+        // frame can be stored as: with the FCS field kept.
+        return _packetBuffer.HasRoomFor(length + FcsLength);
     }
 
     /// <summary>A frame from the port. While looping back, the MAC is isolated from the wire and drops it.</summary>
