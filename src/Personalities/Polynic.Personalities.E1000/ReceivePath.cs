@@ -46,6 +46,10 @@ internal sealed class ReceivePath
     private readonly DescriptorRing _ring = new(16);
     private readonly byte[] _buffer = new byte[MaxLongFrame + FcsLength];
     private readonly FrameFifo _packetBuffer = new(64 * 1024);
+    // A descriptor as read and its write-back half. Not stackalloc: Deliver has a loop, and a method
+    // with both is compiled once without profile data (no tiering), which costs every frame.
+    private readonly byte[] _descriptor = new byte[16];
+    private readonly byte[] _writeBack = new byte[8];
 
     public ReceivePath(E1000Device device) => _device = device;
 
@@ -229,8 +233,8 @@ internal sealed class ReceivePath
 
         var dma = _device.Dma;
         int bufferSize = BufferSize(rctl);
-        Span<byte> raw = stackalloc byte[16];
-        Span<byte> writeBack = stackalloc byte[8];
+        Span<byte> raw = _descriptor;
+        Span<byte> writeBack = _writeBack;
         int offset = 0;
         var budget = _ring.BeginPass();
         // Bounded by the ring size and by the available-descriptor check above.

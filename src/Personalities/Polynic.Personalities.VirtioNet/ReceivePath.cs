@@ -31,9 +31,8 @@ internal sealed class ReceivePath
     private readonly FrameFifo _fifo = new(FifoBytes);
     private readonly UsedBuffer[] _used = new UsedBuffer[VirtioNetDevice.QueueSize];
     private readonly RefusedChain[] _refused = new RefusedChain[VirtioNetDevice.QueueSize];
-    private readonly byte[] _header = new byte[NetHeader.Length];
-    // Header and frame of a small frame, composed for one write (see WriteSmallFrame).
-    private readonly byte[] _small = new byte[NetHeader.Length + SmallFrame];
+    // The header, followed by the frame when it is small (written together, see WriteSmallFrame).
+    private readonly byte[] _headed = new byte[NetHeader.Length + SmallFrame];
 
     /// <summary>Frames up to this length go into a buffer with their header in one DMA write: copying them costs less than a second write.</summary>
     private const int SmallFrame = 256;
@@ -224,12 +223,13 @@ internal sealed class ReceivePath
             {
                 // hdr_len: the parsed headers' length (a frame from the FIFO lost the port's hint;
                 // 5.1.6.4.1 asks for no less than the headers anyway). FromDriver checked they parse.
-                NetHeader.WriteReceived(_header, 1, offload.GsoType != GsoType.None && offload.HeaderLength == 0
+                var header = _headed.AsSpan(0, NetHeader.Length);
+                NetHeader.WriteReceived(header, 1, offload.GsoType != GsoType.None && offload.HeaderLength == 0
                     && FrameHeaders.TryParse(frame, out var parsed) == OffloadStatus.Ok
                         ? offload with { HeaderLength = (ushort)parsed.HeaderLength } : offload);
                 // The header may span descriptors (5.1.6.3.1, note): num_buffers is found by its offset.
                 withHeader = WriteSmallFrame(memory, chain, frame);
-                if (!withHeader && chain.Scatter(memory, 0, _header) != NetHeader.Length) why = Refusal.OutsideRam;
+                if (!withHeader && chain.Scatter(memory, 0, header) != NetHeader.Length) why = Refusal.OutsideRam;
                 if (why is null && (!TryLocate(chain, 10, out countLow) || !TryLocate(chain, 11, out countHigh)))
                     why = Refusal.OutsideRam;
             }
@@ -335,17 +335,16 @@ internal sealed class ReceivePath
     }
 
     /// <summary>
-    /// Writes header and frame with one DMA write when the frame is small and both fit in the chain's
-    /// first writable buffer; false (nothing written: a write is all or nothing) otherwise, and the
-    /// caller writes them one after the other as for any frame.
+    /// Writes header (already at the start of <c>_headed</c>) and frame with one DMA write when the
+    /// frame is small and both fit in the chain's first writable buffer; false (nothing written: a
+    /// write is all or nothing) otherwise, and the caller writes them one after the other as for any frame.
     /// </summary>
     private bool WriteSmallFrame(IGuestMemory memory, in DescriptorChain chain, ReadOnlySpan<byte> frame)
     {
         if (frame.Length > SmallFrame || chain.Segments[chain.ReadableCount].Length < NetHeader.Length + frame.Length) return false;
-        var composed = _small.AsSpan(0, NetHeader.Length + frame.Length);
-        _header.CopyTo(composed);
-        frame.CopyTo(composed[NetHeader.Length..]);
-        return chain.Scatter(memory, 0, composed) == composed.Length;
+        var headed = _headed.AsSpan(0, NetHeader.Length + frame.Length);
+        frame.CopyTo(headed[NetHeader.Length..]);
+        return chain.Scatter(memory, 0, headed) == headed.Length;
     }
 
     /// <summary>The guest address of byte <paramref name="offset"/> of the chain's writable buffers.</summary>

@@ -24,6 +24,10 @@ public sealed class SplitVirtqueue
     private const int DescriptorSize = 16;
 
     private readonly VirtqueueSegment[] _segments;
+    // Scratch for one descriptor and one used element. Not stackalloc: a method with a loop and a
+    // stackalloc is compiled once without profile data (no tiering), and these run for every chain.
+    private readonly byte[] _descriptor = new byte[DescriptorSize];
+    private readonly byte[] _element = new byte[8];
     private ushort _lastAvail;
     // The driver's avail index as last read: chains up to it are published, so the ring is read
     // again only once they are taken (QEMU's shadow_avail_idx, Linux vhost's avail_idx).
@@ -199,7 +203,7 @@ public sealed class SplitVirtqueue
     public bool PushUsed(IGuestMemory memory, ReadOnlySpan<UsedBuffer> buffers)
     {
         if (!IsLive || buffers.Length > Size) return false;
-        Span<byte> element = stackalloc byte[8];
+        Span<byte> element = _element;
         ushort used = _used;
         int wrap = Size - 1;   // a power of two on a live queue
         foreach (var buffer in buffers)
@@ -302,7 +306,7 @@ public sealed class SplitVirtqueue
     private ChainStatus Walk(IGuestMemory memory, ushort head, out DescriptorChain chain)
     {
         chain = default;
-        Span<byte> d = stackalloc byte[DescriptorSize];
+        Span<byte> d = _descriptor;
         GuestAddress table = DescriptorTable;
         int tableSize = Size;
         int limit = Size;
