@@ -128,11 +128,14 @@ internal static partial class GuestNetworkBenchmark
     {
         const string Snapshot = "grep -E 'virtio|eth' /proc/interrupts | awk '{s=0; for (i=2; i<=NF; i++) if ($i ~ /^[0-9]+$/) s+=$i; else break; print $NF, s}'";
         var before = Counts(await guest.RunCheckedAsync(Snapshot, TimeSpan.FromSeconds(20)));
+        var cpuBefore = ThreadCpu.Snapshot(guest.ProcessId);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var output = await guest.RunCheckedAsync(command, timeout);
+        var cpu = ThreadCpu.Difference(cpuBefore, ThreadCpu.Snapshot(guest.ProcessId), clock.Elapsed);
         var after = Counts(await guest.RunCheckedAsync(Snapshot, TimeSpan.FromSeconds(20)));
         var deltas = string.Join(", ", after.Where(a => a.Value != before.GetValueOrDefault(a.Key)).Select(a => $"{a.Key}={a.Value - before.GetValueOrDefault(a.Key)}"));
-        Console.WriteLine($"  {label} interrupts: {deltas}");
-        return (output, deltas);
+        Console.WriteLine($"  {label} interrupts: {deltas}; CPU (of one core): {cpu}");
+        return (output, $"{deltas} (CPU: {cpu})");
 
         static Dictionary<string, long> Counts(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ')).Where(f => f.Length == 2)

@@ -18,12 +18,13 @@ var kernel = new Option<string>("--kernel", "-k") { Description = "Guest kernel:
 var embedded = new Option<bool>("--embedded") { Description = "Also serve Polynic's card from this process (e1000 and virtio-net): shows what the served process costs, and prints device counters." };
 var report = new Option<FileInfo?>("--report") { Description = "Write the markdown report here too." };
 var polynic = new Option<FileInfo?>("--polynic") { Description = "The polynic executable to serve with (default: artifacts/cli/polynic, built first); another build's, to compare two." };
+var alsoServeWith = new Option<FileInfo?>("--also-serve-with") { Description = "A second polynic executable (another build, or a wrapper setting an experiment's environment) served as a third variant in the same rounds." };
 var serveOptions = new Option<string[]>("--serve-option") { Description = "An argument appended to `polynic serve` (repeat; e.g. --serve-option=--busy-poll-us --serve-option=0).", Arity = ArgumentArity.ZeroOrMore };
 var cpuLoad = new Option<int>("--cpu-load") { Description = "CPU-bound processes to run beside the guests for the whole campaign (as a build would), to see who holds up when cores are contended.", DefaultValueFactory = _ => 0 };
 var reads = new Option<int>("--reads") { Description = "REGION_READs per register.", DefaultValueFactory = _ => 20000 };
 
 var guest = new RootCommand("Polynic against QEMU's own devices in real guests (TCG), through `polynic serve`.");
-foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report, polynic, serveOptions, cpuLoad }) guest.Options.Add(o);
+foreach (var o in new Option[] { card, seconds, rounds, pings, kernel, embedded, report, polynic, serveOptions, cpuLoad, alsoServeWith }) guest.Options.Add(o);
 guest.SetAction(async (parse, _) =>
 {
     UseBuild(parse.GetValue(polynic));
@@ -39,7 +40,7 @@ guest.SetAction(async (parse, _) =>
     using var load = CpuLoad.Start(parse.GetValue(cpuLoad));
     string text = name == "switch"
         ? await SwitchAsync(rig, image, s, n)
-        : await CardAsync(rig, image, Card.Find(name), s, n, parse.GetValue(pings), parse.GetValue(embedded), parse.GetValue(serveOptions) ?? []);
+        : await CardAsync(rig, image, Card.Find(name), s, n, parse.GetValue(pings), parse.GetValue(embedded), parse.GetValue(serveOptions) ?? [], parse.GetValue(alsoServeWith));
     if (load.Count > 0) text += $"\nWith {load.Count} CPU-bound process(es) (sha256sum /dev/zero) running beside the guests throughout.\n";
     Console.WriteLine();
     Console.WriteLine(text);
@@ -68,9 +69,11 @@ static void UseBuild(FileInfo? executable)
     Console.WriteLine($"serving with {Serve.Executable}");
 }
 
-static async Task<string> CardAsync(GuestRig rig, GuestImage image, Card card, int seconds, int rounds, int pings, bool embedded, string[] serveOptions)
+static async Task<string> CardAsync(GuestRig rig, GuestImage image, Card card, int seconds, int rounds, int pings, bool embedded, string[] serveOptions, FileInfo? alsoServeWith)
 {
     var variants = new List<IGuestNic> { new QemuBuiltIn(card.QemuModel, card.QemuDriver), new ServedNic(card, serveOptions) };
+    if (alsoServeWith is not null)
+        variants.Add(new ServedNic(card, serveOptions, alsoServeWith.Exists ? alsoServeWith.FullName : throw new FileNotFoundException("no executable at " + alsoServeWith.FullName)));
     if (embedded)
     {
         variants.Add(card.Name switch

@@ -8,11 +8,11 @@ namespace Polynic.GuestBenchmarks;
 /// process of its own (the build in artifacts/, default modules directory), which QEMU reaches
 /// through <c>vfio-user-pci</c>. Stopped with SIGTERM after the round, as a service manager does.
 /// </summary>
-internal sealed class ServedNic(Card card, IReadOnlyList<string> serveOptions) : IGuestNic
+internal sealed class ServedNic(Card card, IReadOnlyList<string> serveOptions, string? executable = null) : IGuestNic
 {
     private static int s_counter;
 
-    public string Name => $"Polynic {card.Name} (polynic serve{(serveOptions.Count > 0 ? " " + string.Join(' ', serveOptions) : "")})";
+    public string Name => $"Polynic {card.Name} ({(executable is null ? "polynic" : executable)} serve{(serveOptions.Count > 0 ? " " + string.Join(' ', serveOptions) : "")})";
 
     public string Driver => card.Driver;
 
@@ -21,7 +21,7 @@ internal sealed class ServedNic(Card card, IReadOnlyList<string> serveOptions) :
         var directory = Directory.CreateTempSubdirectory("polynic-bench-");
         string socket = Path.Combine(directory.FullName, "bench.sock");
         string tap = $"pps{Interlocked.Increment(ref s_counter)}";
-        var served = await Serve.StartAsync(["--device", $"{card.Personality}:{socket},tap={tap},mac=52:54:00:be:00:02{card.Options}", .. serveOptions], directory);
+        var served = await Serve.StartAsync(["--device", $"{card.Personality}:{socket},tap={tap},mac=52:54:00:be:00:02{card.Options}", .. serveOptions], directory, executable);
         return (baseOptions with { VfioUserSockets = [socket] }, tap, served);
     }
 }
@@ -52,9 +52,9 @@ internal sealed class Serve : IAsyncDisposable
         if (build.ExitCode != 0) throw new InvalidOperationException("./polynic --help failed: the CLI does not build");
     }
 
-    public static async Task<Serve> StartAsync(IEnumerable<string> arguments, DirectoryInfo directory)
+    public static async Task<Serve> StartAsync(IEnumerable<string> arguments, DirectoryInfo directory, string? executable = null)
     {
-        var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(executable ?? Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("serve");
         foreach (var a in arguments) start.ArgumentList.Add(a);
         var serve = new Serve(Process.Start(start)!, directory);

@@ -4,8 +4,10 @@ namespace Polynic.Core.Virtio;
 /// A thread of the device's own that processes virtqueues after the driver notified them, so the
 /// thread that carried the notification (the vfio-user connection, whose region writes QEMU posts
 /// without waiting for a reply) returns at once and reads the next message while the queue is
-/// drained beside it. <see cref="Notify"/> is lock-free; the processing callback runs under the
-/// device's lock, one queue at a time, in queue order.
+/// drained beside it. The processing callback runs under the device's lock, one queue at a time,
+/// in queue order. <see cref="Notify"/> never waits: when the worker is idle and the lock free it
+/// processes the queue on the notifying thread instead (a thread wake-up costs more than a short
+/// drain), otherwise it only marks the queue and wakes the worker.
 /// </summary>
 /// <remarks>
 /// <para>One worker per device, not per queue: all of a NIC's paths share its lock, so more threads
@@ -73,15 +75,54 @@ public sealed class VirtqueueWorker : IDisposable
     public bool IsRunning => _thread.IsAlive;
 
     /// <summary>
-    /// The driver notified <paramref name="queue"/>: marks it and wakes the thread. Lock-free and
-    /// cheap, for the thread that carries notifications. Out-of-range queues and notifications after
-    /// a stop are ignored.
+    /// The driver notified <paramref name="queue"/>: processes it here if the worker is idle and the
+    /// device lock free (see <see cref="TryProcessHere"/>), else marks it and wakes the thread. Never
+    /// waits for the lock. Out-of-range queues and notifications after a stop are ignored.
     /// </summary>
     public void Notify(int queue)
     {
         if ((uint)queue >= MaxQueues || _stopping) return;
+        if (TryProcessHere(queue)) return;
         Interlocked.Or(ref _pending, 1L << queue);
         _wake.Set();
+    }
+
+    /// <summary>
+    /// Processes <paramref name="queue"/> on the notifying thread when the worker is idle and the
+    /// device lock is free: waking an idle thread costs about 100 µs on a small virtual host
+    /// (docs/benchmarks.md, "Register round trips"), which every ping and the first frame of every
+    /// burst would pay on top of the guest's own wait. A busy worker (a burst in progress) takes
+    /// the notification as before, so the notifying thread goes back to its messages. The work
+    /// done here is the same bounded drain the worker does, under the same lock.
+    /// </summary>
+    private bool TryProcessHere(int queue)
+    {
+        // Not nested inside something else the device does (the caller already holds its lock).
+        if (Volatile.Read(ref _busy) != 0 || Interlocked.Read(ref _pending) != 0
+            || Monitor.IsEntered(_deviceLock) || !Monitor.TryEnter(_deviceLock)) return false;
+        Exception? failure = null;
+        try
+        {
+            // A reset that stopped the worker also ends processing here.
+            if (!_stopping) _process(queue);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            Monitor.Exit(_deviceLock);
+        }
+        if (failure is not null)
+        {
+            // As on the worker: the failure ends the worker and goes to the device (without the
+            // lock), never to the thread that carried the notification.
+            _stopping = true;
+            _wake.Set();
+            _failed(failure);
+        }
+        return true;
     }
 
     /// <summary>
