@@ -112,11 +112,10 @@ internal sealed class ReceivePath
         }
         if (_fifo.Count > 0) Drain();
         if (_fifo.Count == 0 && TryDeliver(frame, result)) return;
-        if (_fifo.TryEnqueue(frame, (ulong)result))
-        {
-            counters.RxNoBuffer++;
-            return;
-        }
+        // Waiting in the FIFO is not a loss (the frame goes to the guest when it frees room);
+        // only a frame missed for want of room counts as "no buffer", as NicCounters defines it.
+        if (_fifo.TryEnqueue(frame, (ulong)result)) return;
+        counters.RxNoBuffer++;
         Missed++;
         _nic.Tally.MissedPackets++;
         _nic.Causes.Raise(IntRxFifoOverflow);

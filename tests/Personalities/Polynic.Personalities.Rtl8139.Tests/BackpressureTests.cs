@@ -38,6 +38,9 @@ public class BackpressureTests
         Assert.Equal(injected + 1, received);
         Assert.Equal(0u, rig.R32(RxMissed));
         Assert.Equal(0, rig.R16(Rtl8139Rig.IntrStatus) & 0x0040);   // no RxFIFOOver
+        // Frames that waited in the FIFO were delivered, not lost: none counts as "no buffer".
+        Assert.Equal(0, rig.Nic.Counters.RxNoBuffer);
+        Assert.Equal(injected + 1, rig.Nic.Counters.RxFrames);
     }
 
     [Fact]
@@ -54,6 +57,7 @@ public class BackpressureTests
         Assert.True(started.Elapsed >= rig.Nic.ReceiveBackpressureLimit * 0.9, $"waited only {started.Elapsed}");
         Assert.True(started.Elapsed < rig.Nic.ReceiveBackpressureLimit + TimeSpan.FromSeconds(5), $"waited {started.Elapsed}");
         Assert.Equal(1u, rig.R32(RxMissed));   // then missed, as the hardware would
+        Assert.Equal(1, rig.Nic.Counters.RxNoBuffer);
     }
 
     [Fact]
