@@ -92,14 +92,15 @@ internal static partial class GuestNetworkBenchmark
         string inGuest = await guest.RunCheckedAsync(
             $"cd /sys/class/net/eth0/statistics && cat {Counters}", TimeSpan.FromSeconds(20));
         string onTap = await peer.RunAsync($"cat /sys/class/net/{tap}/statistics/tx_dropped", TimeSpan.FromSeconds(20));
-        return (inGuest + "\n" + onTap).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var values = (inGuest + "\n" + onTap).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        return values.Length == 5 ? values : throw new InvalidOperationException("loss counters: " + inGuest + " / " + onTap);
     }
 
     private static string Difference(long[] before, long[] after)
     {
         string[] names = ["guest missed", "guest fifo", "guest dropped", "guest overrun", "tap dropped"];
-        return string.Join(", ", names.Select((n, i) => $"{n} {(i < after.Length && i < before.Length ? after[i] - before[i] : -1)}"));
+        return string.Join(", ", names.Select((n, i) => $"{n} {after[i] - before[i]}"));
     }
 
     /// <summary>

@@ -116,7 +116,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
             lock (Sync)
             {
                 // The clock is read only when there is no room: most frames find room at once.
-                if (!CanReceive(frame.Length)) WaitForRoom(frame.Length, Deadline());
+                WaitForRoom(frame.Length);
                 ReceiveFrame(frame);
             }
         }
@@ -146,7 +146,7 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
             {
                 if (!offload.NeedsWork || AcceptsReceiveOffload(offload))
                 {
-                    if (!CanReceive(frame.Length)) WaitForRoom(frame.Length, Deadline());
+                    WaitForRoom(frame.Length);
                     ReceiveFrame(frame, offload);
                     return;
                 }
@@ -177,18 +177,19 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
     /// Backpressure, as QEMU's NICs do with can_receive: while the guest has no room, the port's
     /// thread waits (releasing the lock, so the guest's register writes go on) and frames queue
     /// where they came from (the tap's kernel queue, a switch port's ring) instead of being lost
-    /// here. Bounded by <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>), so a guest
-    /// that never refills cannot stall the port for more than the limit per frame. Not at all on a
+    /// here. Bounded by <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>; when
+    /// none is given, the limit from now, read only when there is no room: most frames find room at
+    /// once), so a guest that never refills cannot stall the port for more than the limit per frame. Not at all on a
     /// thread that is sending from another NIC: Monitor.Wait releases only this NIC's lock, and the
     /// sender's guest would wait for its own. Called with <see cref="Sync"/> held; whether there is room.
     /// </summary>
-    private bool WaitForRoom(int length, long deadline)
+    private bool WaitForRoom(int length, long? deadline = null)
     {
         if (CanReceive(length)) return true;
         if (t_transmitting != 0) return false;
-        long remaining;
+        long end = deadline ?? Deadline(), remaining;
         // Bounded by the deadline; a pulse without room (another queue refilled) waits again.
-        while (!_failed && (remaining = deadline - Environment.TickCount64) > 0)
+        while (!_failed && (remaining = end - Environment.TickCount64) > 0)
         {
             Monitor.Wait(Sync, (int)remaining);
             if (CanReceive(length)) return true;
