@@ -17,7 +17,9 @@ internal static class ThreadCpu
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == qemuPid) continue;
-            if (Read(Path.Combine(dir, "comm"))?.Trim() == "polynic") Add(result, pid, _ => "polynic");
+            // Each of polynic's threads keeps its name (the session, the port's receive thread, the
+            // interrupt signaller, queue workers): the breakdown says which part of the device costs.
+            if (Read(Path.Combine(dir, "comm"))?.Trim() == "polynic") Add(result, pid, comm => "polynic\t" + comm);
         }
         return result;
     }
@@ -26,9 +28,14 @@ internal static class ThreadCpu
     public static string Difference(Dictionary<string, (string Group, long Ticks)> before, Dictionary<string, (string Group, long Ticks)> after, TimeSpan interval)
     {
         double ticksPerSecond = 100; // USER_HZ on Linux
-        var groups = after.GroupBy(a => a.Value.Group).Select(g => (g.Key,
-            Percent: g.Sum(a => a.Value.Ticks - (before.TryGetValue(a.Key, out var b) ? b.Ticks : 0)) / ticksPerSecond / interval.TotalSeconds * 100));
-        return string.Join(", ", groups.OrderBy(g => g.Key).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {g.Percent:0}%")));
+        double Percent(IEnumerable<KeyValuePair<string, (string Group, long Ticks)>> threads) =>
+            threads.Sum(a => a.Value.Ticks - (before.TryGetValue(a.Key, out var b) ? b.Ticks : 0)) / ticksPerSecond / interval.TotalSeconds * 100;
+        var groups = after.GroupBy(a => a.Value.Group.Split('\t')[0]).Select(g => (g.Key, Percent: Percent(g)));
+        string total = string.Join(", ", groups.OrderBy(g => g.Key).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {g.Percent:0}%")));
+        var threads = after.Where(a => a.Value.Group.Contains('\t')).GroupBy(a => a.Value.Group.Split('\t')[1])
+            .Select(g => (Name: g.Key, Percent: Percent(g))).Where(t => t.Percent >= 1).OrderByDescending(t => t.Percent).ToList();
+        return threads.Count == 0 ? total
+            : total + " (" + string.Join(", ", threads.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Name} {t.Percent:0}%"))) + ")";
     }
 
     private static void Add(Dictionary<string, (string, long)> into, int pid, Func<string, string> group)

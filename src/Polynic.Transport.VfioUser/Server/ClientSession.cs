@@ -35,7 +35,7 @@ internal sealed partial class ClientSession : IDisposable
 
     private readonly PciFunction _function;
     private readonly VfioUserServerOptions _options;
-    private readonly long _busyPollTicks;
+    private readonly PollWindow _pollWindow;
     private readonly ILogger _log;
     private readonly FileDescriptor _socket;
     private readonly object _sendLock = new();
@@ -68,7 +68,7 @@ internal sealed partial class ClientSession : IDisposable
         _function = function;
         _socket = socket;
         _options = options;
-        _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _pollWindow = new PollWindow((long)(options.BusyPoll.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
         _versionReply = versionReply;
         _log = log;
         // The largest legal message is a REGION_WRITE or DMA reply: header, 16-byte fixed part
@@ -184,7 +184,11 @@ internal sealed partial class ClientSession : IDisposable
                 if (left == 0 || !Poll.WaitReadable(_socket, null, left))
                     return Violation(fdScratch, $"no VERSION within {_options.HandshakeTimeout} of connecting", 0);
             }
-            if (!pumping && _busyPollTicks > 0) AwaitNextMessageBriefly();
+            // Timed only between messages on the session's own thread: a pumping thread waits for a
+            // DMA reply, which says nothing about how far apart the client's commands are.
+            bool adapting = !pumping && _options.BusyPoll > TimeSpan.Zero;
+            long waitStart = adapting ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            bool caught = adapting && AwaitNextMessageBriefly(_pollWindow.Current);
             int got = 0;
             while (got < MessageHeader.Size)
             {
@@ -199,6 +203,7 @@ internal sealed partial class ClientSession : IDisposable
                 }
                 got += n;
             }
+            if (adapting) _pollWindow.Record(caught, System.Diagnostics.Stopwatch.GetTimestamp() - waitStart);
             var header = MessageHeader.Read(head);
             if (header.MessageSize < MessageHeader.Size)
                 return Violation(fdScratch, $"message size {header.MessageSize} is smaller than the 16-byte header", fdCount);
@@ -240,17 +245,21 @@ internal sealed partial class ClientSession : IDisposable
     }
 
     /// <summary>
-    /// Polls for the client's next message without blocking for up to <see cref="VfioUserServerOptions.BusyPoll"/>,
-    /// so a thread whose next message follows soon never sleeps (see the option for why).
+    /// Polls for the client's next message without blocking for up to <paramref name="window"/>
+    /// ticks (see <see cref="VfioUserServerOptions.BusyPoll"/> for why, <see cref="PollWindow"/> for
+    /// how long), so a thread whose next message follows soon never sleeps. True when it came.
     /// </summary>
-    private void AwaitNextMessageBriefly()
+    private bool AwaitNextMessageBriefly(long window)
     {
-        long end = System.Diagnostics.Stopwatch.GetTimestamp() + _busyPollTicks;
-        while (!_closing && !Poll.WaitReadable(_socket, null, 0))
+        if (window <= 0) return false;
+        long end = System.Diagnostics.Stopwatch.GetTimestamp() + window;
+        while (!_closing)
         {
-            if (System.Diagnostics.Stopwatch.GetTimestamp() >= end) return;
+            if (Poll.WaitReadable(_socket, null, 0)) return true;
+            if (System.Diagnostics.Stopwatch.GetTimestamp() >= end) return false;
             Thread.SpinWait(16);
         }
+        return false;
     }
 
     private bool Violation(int[] fds, string reason, int fdCount)

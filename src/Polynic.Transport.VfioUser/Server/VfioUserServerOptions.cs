@@ -44,7 +44,9 @@ public sealed record VfioUserServerOptions
     /// through register reads sends the next one a few microseconds after each answer, and waking
     /// a thread whose CPU went idle costs far more than that on a virtual machine's vCPUs (about
     /// 100 us measured here against 12 us when the CPU is still busy): see docs/benchmarks.md.
-    /// Spinning only follows a message, so an idle client costs nothing.
+    /// Spinning only follows a message, so an idle client costs nothing; and this is the longest
+    /// spin: each session shortens it, down to none, while the client's messages come further
+    /// apart than this, and lengthens it again when they come closer (<see cref="PollWindow"/>).
     /// </summary>
     public TimeSpan BusyPoll { get; init; } = TimeSpan.Zero;
 
