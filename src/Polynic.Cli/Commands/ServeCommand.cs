@@ -30,7 +30,7 @@ internal static class ServeCommand
         };
         var busyPoll = new Option<int?>("--busy-poll-us")
         {
-            Description = "Microseconds each vfio-user session polls for the VMM's next message before sleeping (0-1000; default 50, or the configuration's busyPollMicroseconds). 0 saves CPU; a guest's register read then takes about twice as long (docs/benchmarks.md).",
+            Description = "Longest time, in microseconds, each vfio-user session polls for the VMM's next message before sleeping (0-1000; default 50, or the configuration's busyPollMicroseconds); each session shortens it while its VMM's messages come further apart. 0 saves CPU; a guest's register read then takes about twice as long (docs/benchmarks.md).",
         };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
