@@ -5,6 +5,7 @@ using Polynic.Cli.Serving;
 using Polynic.Management.Configuration;
 using Polynic.Management.Hosting;
 using Polynic.Management.Control;
+using Polynic.Management.Http;
 
 namespace Polynic.Cli.Commands;
 
@@ -32,6 +33,16 @@ internal static class ServeCommand
         {
             Description = "Longest time, in microseconds, each vfio-user session polls for the VMM's next message before sleeping (0-1000; default 50, or the configuration's busyPollMicroseconds); each session shortens it while its VMM's messages come further apart. 0 saves CPU; a guest's register read then takes about twice as long (docs/benchmarks.md).",
         };
+        var http = new Option<string?>("--http")
+        {
+            Description = "Serve the management API over HTTP on ADDRESS: 127.0.0.1:PORT, [::1]:PORT, localhost:PORT (0: a free port) or unix:/path. Off unless given. Every request needs the token (see --http-token-file); another machine's address needs --http-certificate or --http-insecure.",
+        };
+        var httpToken = new Option<FileInfo?>("--http-token-file")
+        {
+            Description = "The API's token: read from this file if it exists (it must be 0600), else created there. Default: a new token in the runtime directory (/run/polynic or $XDG_RUNTIME_DIR/polynic), removed at stop.",
+        };
+        var httpCertificate = new Option<FileInfo?>("--http-certificate") { Description = "Serve the API over HTTPS with this PEM file (certificate and private key)." };
+        var httpInsecure = new Option<bool>("--http-insecure") { Description = "Allow plain HTTP on an address other machines can reach (the token then crosses the network in clear)." };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);
@@ -39,6 +50,10 @@ internal static class ServeCommand
         command.Options.Add(modules);
         command.Options.Add(control);
         command.Options.Add(busyPoll);
+        command.Options.Add(http);
+        command.Options.Add(httpToken);
+        command.Options.Add(httpCertificate);
+        command.Options.Add(httpInsecure);
         command.SetAction(async (parse, cancellationToken) =>
         {
             PolynicConfiguration configuration;
@@ -48,8 +63,8 @@ internal static class ServeCommand
                 var specs = parse.GetValue(devices) ?? [];
                 if (file is not null && specs.Length > 0)
                     throw new FormatException("give either --config FILE or --device specifications, not both.");
-                if (file is null && specs.Length == 0 && parse.GetValue(control) is null)
-                    throw new FormatException("give --config FILE, one or more --device specifications, or a --control socket to add NICs to later.");
+                if (file is null && specs.Length == 0 && parse.GetValue(control) is null && parse.GetValue(http) is null)
+                    throw new FormatException("give --config FILE, one or more --device specifications, or a --control socket or --http API to add NICs through later.");
                 configuration = file is not null ? ConfigurationLoader.Load(file.FullName) : DeviceSpec.ToConfiguration(specs);
                 if (parse.GetValue(busyPoll) is { } microseconds)
                 {
@@ -96,10 +111,31 @@ internal static class ServeCommand
                     }
                     Console.WriteLine($"control socket {controlServer.SocketPath}");
                 }
-                else if (host.Functions.Count == 0)
+                else if (host.Functions.Count == 0 && parse.GetValue(http) is null)
                 {
-                    Console.Error.WriteLine("polynic serve: no NIC could be started and there is no --control socket to add one; stopping.");
+                    Console.Error.WriteLine("polynic serve: no NIC could be started and there is no --control socket or --http API to add one; stopping.");
                     return 1;
+                }
+                HttpApiServer? httpServer = null;
+                if (parse.GetValue(http) is { } address)
+                {
+                    try
+                    {
+                        httpServer = await HttpApiServer.StartAsync(host, new HttpApiOptions
+                        {
+                            Listen = address,
+                            TokenFile = parse.GetValue(httpToken)?.FullName,
+                            Certificate = parse.GetValue(httpCertificate)?.FullName,
+                            Insecure = parse.GetValue(httpInsecure),
+                        }, loggerFactory, cancellationToken);
+                    }
+                    catch (Exception e) when (e is FormatException or ArgumentException or IOException)
+                    {
+                        Console.Error.WriteLine($"polynic serve: {e.Message}");
+                        if (controlServer is not null) await controlServer.DisposeAsync();
+                        return 1;
+                    }
+                    Console.WriteLine($"HTTP API {httpServer.Url} (token in {httpServer.TokenFile}; OpenAPI at {httpServer.Url}openapi/v1.json)");
                 }
                 Console.WriteLine("ready; Ctrl-C stops");
                 // SIGINT and SIGTERM both stop the server cleanly (sockets removed, taps deleted):
@@ -122,6 +158,7 @@ internal static class ServeCommand
                         Console.WriteLine("stopping");
                     }
                 }
+                if (httpServer is not null) await httpServer.DisposeAsync();
                 if (controlServer is not null) await controlServer.DisposeAsync();
             }
             return 0;

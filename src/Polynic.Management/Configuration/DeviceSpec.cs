@@ -4,7 +4,7 @@ namespace Polynic.Management.Configuration;
 
 /// <summary>
 /// A device given on the command line instead of in a configuration file:
-/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME][,name=NIC][,msix=off][,OPTION=VALUE...]</c>, e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
+/// <c>PERSONALITY:SOCKET[,mac=52:54:00:..][,tap=IFNAME|,unplugged][,name=NIC][,msix=off][,OPTION=VALUE...]</c> (no port named: unplugged), e.g. <c>e1000:/run/polynic/nic0.sock,tap=pn0</c>.
 /// </summary>
 public static class DeviceSpec
 {
@@ -20,8 +20,15 @@ public static class DeviceSpec
         var parts = text[(colon + 1)..].Split(',');
         if (!Path.IsPathRooted(parts[0])) throw new FormatException($"socket path '{parts[0]}' in '{text}' must be absolute.");
         var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        bool unplugged = false;
         foreach (var part in parts.Skip(1))
         {
+            // The port kinds that take no value are bare words, as in the configuration file's <unplugged/>.
+            if (part.Equals("unplugged", StringComparison.OrdinalIgnoreCase))
+            {
+                unplugged = true;
+                continue;
+            }
             int eq = part.IndexOf('=');
             if (eq <= 0) throw new FormatException($"'{part}' in '{text}' is not key=value.");
             settings[part[..eq]] = part[(eq + 1)..];
@@ -32,6 +39,7 @@ public static class DeviceSpec
         var mac = settings.TryGetValue("mac", out var m)
             ? (MacAddress.TryParse(m, out var parsed) ? parsed : throw new FormatException($"'{m}' is not a MAC address."))
             : NicSettings.ForIndex(index).Mac;
+        if (unplugged && settings.ContainsKey("tap")) throw new FormatException($"'{text}' names two ports: unplugged and tap; give one.");
         PortConfiguration port = settings.TryGetValue("tap", out var tap)
             ? new TapPortConfiguration(tap, VnetHeader: true, BringUp: true)
             : new UnpluggedPortConfiguration();

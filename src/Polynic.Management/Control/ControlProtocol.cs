@@ -22,7 +22,8 @@ public sealed record ControlRequest(string Command, string? Path = null, string?
 /// <param name="Error">Why not, when <paramref name="Ok"/> is false.</param>
 /// <param name="Result">The command's data (lists, the module entry), when it has any.</param>
 /// <param name="Warning">Done, but with a consequence the user should know about (a card whose unplug aborts QEMU).</param>
-public sealed record ControlResponse(bool Ok, string? Error = null, JsonNode? Result = null, string? Warning = null);
+/// <param name="Kind">What kind of failure, when <paramref name="Ok"/> is false.</param>
+public sealed record ControlResponse(bool Ok, string? Error = null, JsonNode? Result = null, string? Warning = null, ManagementError? Kind = null);
 
 /// <summary>The commands a control socket understands.</summary>
 public static class ControlCommands

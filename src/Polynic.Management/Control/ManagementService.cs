@@ -16,7 +16,7 @@ namespace Polynic.Management.Control;
 /// </summary>
 public sealed class ManagementService(ServerHost host)
 {
-    /// <summary>Runs one request.</summary>
+    /// <summary>Runs one control-socket request: the typed operations below, with every failure turned into an answer.</summary>
     /// <param name="request">The command and its arguments (untrusted: from a socket).</param>
     /// <param name="cancellationToken">Cancels a NIC start.</param>
     public async Task<ControlResponse> ExecuteAsync(ControlRequest request, CancellationToken cancellationToken = default)
@@ -26,58 +26,115 @@ public sealed class ManagementService(ServerHost host)
             switch (request.Command)
             {
                 case ControlCommands.ModulesList:
-                    return Ok(host.Modules.List());
+                    return Ok(ListModules());
                 case ControlCommands.ModulesLoad:
-                {
-                    var info = host.Modules.Load(RequirePath(request));
-                    return info.State == ModuleState.Loaded ? Ok(info) : Refused(info);
-                }
+                    return Ok(LoadModule(Require(request.Path, "path")));
                 case ControlCommands.ModulesValidate:
-                {
-                    var info = host.Modules.Validate(RequirePath(request));
-                    return info.State == ModuleState.Valid ? Ok(info) : Refused(info);
-                }
+                    return Ok(ValidateModule(Require(request.Path, "path")));
                 case ControlCommands.ModulesUnload:
-                    await host.UnloadModuleAsync(Require(request.Name, "name"));
+                    await UnloadModuleAsync(Require(request.Name, "name"));
                     return new ControlResponse(true);
                 case ControlCommands.PersonalitiesList:
-                    return Ok(host.Modules.Personalities());
+                    return Ok(ListPersonalities());
                 case ControlCommands.NicsList:
-                    return Ok(host.Functions.Select(f => Status(f, f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected))
-                        .Concat(host.FailedNics.Select(f => new NicStatus(f.Name, f.Personality, null, null, null, "failed", f.Reason, false, false, null))));
+                    return Ok(ListNics());
                 case ControlCommands.NicsAdd:
                 {
-                    var spec = Require(request.Spec, "spec");
-                    var nic = DeviceSpec.Parse(spec, FreeIndex());
-                    var served = await host.AddNicAsync(nic, cancellationToken);
-                    return Ok(Status(served, "serving", null, false)) with { Warning = served.OffersMsix ? HotUnplug.MsixWarning : null };
+                    var (nic, warning) = await AddNicAsync(Require(request.Spec, "spec"), cancellationToken);
+                    return Ok(nic) with { Warning = warning };
                 }
                 case ControlCommands.NicsRemove:
-                {
-                    var name = Require(request.Name, "name");
-                    var served = host.Functions.FirstOrDefault(f => f.Name == name);
-                    bool abortsOnUnplug = served is { OffersMsix: true, Server.IsClientConnected: true };
-                    await host.RemoveNicAsync(name);
-                    return new ControlResponse(true, Warning: abortsOnUnplug ? HotUnplug.RemovedWhileAttachedWarning : null);
-                }
+                    return new ControlResponse(true, Warning: await RemoveNicAsync(Require(request.Name, "name")));
                 case ControlCommands.NicsFaults:
                     return Ok(SetFaults(Require(request.Name, "name"), Require(request.Spec, "spec")));
                 default:
-                    return new ControlResponse(false, $"unknown command '{request.Command}'; known: {string.Join(", ", ControlCommands.All)}");
+                    return new ControlResponse(false, $"unknown command '{request.Command}'; known: {string.Join(", ", ControlCommands.All)}", Kind: ManagementError.Invalid);
             }
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException
-                                      or NicStartException or IOException or UnauthorizedAccessException)
+        catch (ModuleRefusedException e)
         {
-            return new ControlResponse(false, e.Message);
+            return new ControlResponse(false, e.Message, JsonSerializer.SerializeToNode(e.Module, ControlJson.Options), Kind: ManagementError.Refused);
         }
+        catch (Exception e) when (Classify(e) is { } kind)
+        {
+            return new ControlResponse(false, e.Message, Kind: kind);
+        }
+    }
+
+    /// <summary>
+    /// What kind of failure <paramref name="e"/> is when it comes out of an operation of this
+    /// service; null for an exception that is a bug, not an answer.
+    /// </summary>
+    public static ManagementError? Classify(Exception e) => e switch
+    {
+        KeyNotFoundException => ManagementError.NotFound,
+        ModuleRefusedException or NicStartException or IOException or UnauthorizedAccessException => ManagementError.Refused,
+        ArgumentException or FormatException => ManagementError.Invalid,
+        InvalidOperationException => ManagementError.Conflict,
+        _ => null,
+    };
+
+    /// <summary>Every module the server knows, loaded or failed.</summary>
+    public IReadOnlyList<ModuleInfo> ListModules() => host.Modules.List();
+
+    /// <summary>Loads a module file into the running server; <see cref="ModuleRefusedException"/> with the diagnostics when it does not load.</summary>
+    /// <param name="path">Absolute path on the server (the server's working directory is not the client's).</param>
+    public ModuleInfo LoadModule(string path)
+    {
+        var info = host.Modules.Load(Absolute(path));
+        return info.State == ModuleState.Loaded ? info : throw new ModuleRefusedException(info);
+    }
+
+    /// <summary>Checks a module file without keeping it; <see cref="ModuleRefusedException"/> when it is not valid.</summary>
+    public ModuleInfo ValidateModule(string path)
+    {
+        var info = host.Modules.Validate(Absolute(path));
+        return info.State == ModuleState.Valid ? info : throw new ModuleRefusedException(info);
+    }
+
+    /// <summary>Unloads a module no served NIC uses.</summary>
+    public Task UnloadModuleAsync(string name) => host.UnloadModuleAsync(name);
+
+    /// <summary>The personalities of the loaded modules.</summary>
+    public IReadOnlyList<ModulePersonality> ListPersonalities() => host.Modules.Personalities();
+
+    /// <summary>Served NICs and NICs that failed to start.</summary>
+    public IReadOnlyList<NicStatus> ListNics() =>
+        host.Functions.Select(f => Status(f, f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected))
+            .Concat(host.FailedNics.Select(f => new NicStatus(f.Name, f.Personality, null, null, null, "failed", f.Reason, false, false, null)))
+            .ToList();
+
+    /// <summary>One NIC by name.</summary>
+    public NicStatus GetNic(string name) =>
+        ListNics().FirstOrDefault(n => n.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}'");
+
+    /// <summary>Creates and serves a NIC from a specification; the warning says when its unplug would abort QEMU.</summary>
+    /// <param name="spec"><c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,msix=off][,OPTION=VALUE..]</c> (untrusted).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public async Task<(NicStatus Nic, string? Warning)> AddNicAsync(string spec, CancellationToken cancellationToken = default)
+    {
+        var nic = DeviceSpec.Parse(spec, FreeIndex());
+        var served = await host.AddNicAsync(nic, cancellationToken);
+        return (Status(served, "serving", null, false), served.OffersMsix ? HotUnplug.MsixWarning : null);
+    }
+
+    /// <summary>Stops serving a NIC; the warning says when a connected QEMU will abort on the unplug.</summary>
+    public async Task<string?> RemoveNicAsync(string name)
+    {
+        var served = host.Functions.FirstOrDefault(f => f.Name == name);
+        bool abortsOnUnplug = served is { OffersMsix: true, Server.IsClientConnected: true };
+        await host.RemoveNicAsync(name);
+        return abortsOnUnplug ? HotUnplug.RemovedWhileAttachedWarning : null;
     }
 
     private static NicStatus Status(ServedFunction f, string state, string? reason, bool connected) =>
         new(f.Name, f.Personality, f.Module, f.Server.SocketPath, f.Port?.Name, state, reason, connected,
             f.OffersMsix, f.OffersMsix ? HotUnplug.MsixWarning : null);
 
-    private FaultSettings SetFaults(string name, string spec)
+    /// <summary>Replaces the injected faults of a NIC configured with fault injection on its port.</summary>
+    /// <param name="name">The NIC.</param>
+    /// <param name="spec">The faults (see <see cref="FaultSpec"/>; untrusted).</param>
+    public FaultSettings SetFaults(string name, string spec)
     {
         var settings = FaultSpec.Parse(spec);
         var function = host.Functions.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}' is served");
@@ -101,9 +158,9 @@ public sealed class ManagementService(ServerHost host)
         return index;
     }
 
-    private static string RequirePath(ControlRequest request)
+    private static string Absolute(string path)
     {
-        var path = Require(request.Path, "path");
+        if (string.IsNullOrEmpty(path)) throw new ArgumentException("the request needs a 'path'");
         if (!System.IO.Path.IsPathRooted(path)) throw new ArgumentException($"path '{path}' must be absolute (the server's working directory is not the client's)");
         return path;
     }
@@ -111,11 +168,28 @@ public sealed class ManagementService(ServerHost host)
     private static string Require(string? value, string field) =>
         string.IsNullOrEmpty(value) ? throw new ArgumentException($"the request needs a '{field}'") : value;
 
-    private static ControlResponse Refused(ModuleInfo info) =>
-        new(false, string.Join(Environment.NewLine, new[] { info.Reason ?? info.State.ToString() }.Concat(info.Diagnostics.Select(d => d.ToString()))),
-            JsonSerializer.SerializeToNode(info, ControlJson.Options));
-
     private static ControlResponse Ok<T>(T result) => new(true, null, JsonSerializer.SerializeToNode(result, ControlJson.Options));
+}
+
+/// <summary>What kind of failure a management operation met, so each front end can say it in its own terms (an HTTP status, an exit code).</summary>
+public enum ManagementError
+{
+    /// <summary>The request is malformed or names an impossible value.</summary>
+    Invalid,
+    /// <summary>The module, NIC or personality named does not exist.</summary>
+    NotFound,
+    /// <summary>The request conflicts with the server's state (a module still in use, already loaded).</summary>
+    Conflict,
+    /// <summary>Well-formed, but refused: a module that does not load, a NIC that cannot start, a file that cannot be read.</summary>
+    Refused,
+}
+
+/// <summary>A module file that did not load or validate; <see cref="Module"/> has the state, reason and diagnostics.</summary>
+public sealed class ModuleRefusedException(ModuleInfo module)
+    : Exception(string.Join(Environment.NewLine, new[] { module.Reason ?? module.State.ToString() }.Concat(module.Diagnostics.Select(d => d.ToString()))))
+{
+    /// <summary>The catalog's entry for the refused file.</summary>
+    public ModuleInfo Module { get; } = module;
 }
 
 /// <summary>A NIC as the control protocol reports it.</summary>

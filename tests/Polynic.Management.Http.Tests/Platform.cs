@@ -1,0 +1,2 @@
+// Polynic runs on Linux only; tests check Unix file modes freely.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
