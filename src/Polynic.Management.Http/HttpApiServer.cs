@@ -122,13 +122,13 @@ public sealed class HttpApiServer : IAsyncDisposable
 
             await app.StartAsync(cancellationToken);
             Uri url;
-            HashSet<string> hosts = new(StringComparer.OrdinalIgnoreCase), origins = new(StringComparer.OrdinalIgnoreCase);
+            var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             string scheme = certificate is null ? "http" : "https";
+            int anyAddressPort = 0;
             if (listen.UnixSocket is { } socket)
             {
                 if (OperatingSystem.IsLinux()) File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
                 url = new Uri("http://localhost/");
-                origins.Add("http://localhost");
             }
             else
             {
@@ -137,10 +137,10 @@ public sealed class HttpApiServer : IAsyncDisposable
                 string literal = listen.Address!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString();
                 hosts.Add($"{literal}:{port}");
                 if (IPAddress.IsLoopback(listen.Address)) hosts.Add($"localhost:{port}");
-                foreach (var h in hosts) origins.Add($"{scheme}://{h}");
+                if (listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any)) anyAddressPort = port;
                 url = new Uri($"{scheme}://{(listen.IsLocalhostName ? "localhost" : literal)}:{port}/");
             }
-            policy.Value = new AccessPolicy(token, hosts, origins);
+            policy.Value = new AccessPolicy(token, scheme, hosts, anyAddressPort);
             return new HttpApiServer(app, token, url, listen.UnixSocket);
         }
         catch

@@ -102,7 +102,11 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
             Assert.NotNull(future.Image);
             File.WriteAllBytes(Path.Combine(modules, "future.dll"), future.Image);
 
-            await using var server = await PolynicProcess.ServeAsync(Path.Combine(work.FullName, "control.sock"), modules);
+            string tokenFile = Path.Combine(work.FullName, "http.token");
+            await using var server = await PolynicProcess.ServeAsync(Path.Combine(work.FullName, "control.sock"), modules,
+                "--http", "127.0.0.1:0", "--http-token-file", tokenFile);
+            using var api = new HttpClient { BaseAddress = server.HttpApi ?? throw new InvalidOperationException("no HTTP API line in:\n" + server.Output) };
+            api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(tokenFile).Trim());
             string Path_(string name) => Path.Combine(modules, name);
             var expected = new (string File, string Problem)[]
             {
@@ -153,7 +157,13 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
             Assert.True(unknownCode == 1, unknownText);
             Assert.Contains("no loaded module provides personality 'throwing'", unknownText);
 
+            // And over the HTTP API, with the requests an attacker or a confused client sends.
+            await HttpApiAbuseAsync(api, Path_("broken.cs"), work.FullName);
+
             PingOutput.AssertAllAnswered(await pinging, 50);
+            var overHttp = JsonDocument.Parse(await api.GetStringAsync("api/v1/nics/nic0")).RootElement;
+            Assert.Equal("serving", overHttp.GetProperty("state").GetString());
+            Assert.True(overHttp.GetProperty("connected").GetBoolean());
             var nics = JsonDocument.Parse(await server.ManageCheckedAsync("nics", "list")).RootElement;
             var nic = Assert.Single(nics.EnumerateArray());
             Assert.Equal("serving", nic.GetProperty("state").GetString());
@@ -167,5 +177,37 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Refused requests over the HTTP API of a serving process: each gets its status and a
+    /// problem+json body, and none adds, removes or loads anything.
+    /// </summary>
+    private static async Task HttpApiAbuseAsync(HttpClient api, string brokenModule, string work)
+    {
+        async Task Expect(HttpResponseMessage response, System.Net.HttpStatusCode status, string? contains = null)
+        {
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == status, $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: expected {(int)status}, got {(int)response.StatusCode}: {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            if (contains is not null) Assert.Contains(contains, body);
+        }
+        StringContent Json(string text) => new(text, System.Text.Encoding.UTF8, "application/json");
+        string spec = $"{{\"spec\":\"e1000:{work}/http.sock,unplugged,name=intruder\"}}";
+
+        using (var anonymous = new HttpClient { BaseAddress = api.BaseAddress })
+            await Expect(await anonymous.PostAsync("api/v1/nics", Json(spec)), System.Net.HttpStatusCode.Unauthorized);
+        var crossOrigin = new HttpRequestMessage(HttpMethod.Post, "api/v1/nics") { Content = Json(spec) };
+        crossOrigin.Headers.Add("Origin", "http://attacker.example");
+        await Expect(await api.SendAsync(crossOrigin), System.Net.HttpStatusCode.Forbidden);
+        var rebound = new HttpRequestMessage(HttpMethod.Post, "api/v1/nics") { Content = Json(spec) };
+        rebound.Headers.Host = $"attacker.example:{api.BaseAddress!.Port}";
+        await Expect(await api.SendAsync(rebound), System.Net.HttpStatusCode.MisdirectedRequest);
+        await Expect(await api.PostAsync("api/v1/nics", Json("{\"spec\":")), System.Net.HttpStatusCode.BadRequest);
+        await Expect(await api.PostAsync("api/v1/nics", Json($"{{\"spec\":\"{new string('x', 200_000)}\"}}")), System.Net.HttpStatusCode.RequestEntityTooLarge);
+        await Expect(await api.DeleteAsync("api/v1/nics/nosuch"), System.Net.HttpStatusCode.NotFound, "nosuch");
+        await Expect(await api.PostAsync("api/v1/modules", Json($"{{\"path\":\"{brokenModule}\"}}")), System.Net.HttpStatusCode.UnprocessableEntity, "error CS0103");
+        var names = JsonDocument.Parse(await api.GetStringAsync("api/v1/nics")).RootElement.EnumerateArray().Select(n => n.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["nic0"], names);
     }
 }

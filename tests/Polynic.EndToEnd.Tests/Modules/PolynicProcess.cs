@@ -41,6 +41,10 @@ internal sealed class PolynicProcess : IAsyncDisposable
 
     public string ControlSocket { get; }
 
+    /// <summary>The HTTP API's address as the server printed it (<c>serve --http</c>); null without one.</summary>
+    public Uri? HttpApi => Output.Split('\n').FirstOrDefault(l => l.StartsWith("HTTP API ", StringComparison.Ordinal)) is { } line
+        ? new Uri(line["HTTP API ".Length..].Split(' ')[0]) : null;
+
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
@@ -69,11 +73,11 @@ internal sealed class PolynicProcess : IAsyncDisposable
         return hashes;
     }
 
-    /// <summary>Starts <c>polynic serve --control SOCKET --modules DIR</c> and waits until it says it is ready.</summary>
-    public static async Task<PolynicProcess> ServeAsync(string controlSocket, string modulesDirectory)
+    /// <summary>Starts <c>polynic serve --control SOCKET --modules DIR [EXTRA...]</c> and waits until it says it is ready.</summary>
+    public static async Task<PolynicProcess> ServeAsync(string controlSocket, string modulesDirectory, params string[] extra)
     {
         var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "serve", "--control", controlSocket, "--modules", modulesDirectory }) start.ArgumentList.Add(a);
+        foreach (var a in (string[])["serve", "--control", controlSocket, "--modules", modulesDirectory, .. extra]) start.ArgumentList.Add(a);
         var server = new PolynicProcess(Process.Start(start)!, controlSocket);
         server._process.OutputDataReceived += (_, e) => server.Append(e.Data);
         server._process.ErrorDataReceived += (_, e) => server.Append(e.Data);
