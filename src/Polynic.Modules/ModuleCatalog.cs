@@ -31,7 +31,7 @@ public sealed class ModuleCatalog
     public ModuleCatalog(ModuleCatalogOptions? options = null)
     {
         options ??= new ModuleCatalogOptions();
-        _loader = new ModuleLoader(new SourceModuleCompiler(options.CacheDirectory, options.Log));
+        _loader = new ModuleLoader(new SourceModuleCompiler(options.CacheDirectory, options.Log), Provided);
         _reserved = new HashSet<string>(options.ReservedPersonalities, StringComparer.OrdinalIgnoreCase);
         _log = options.Log;
     }
@@ -45,7 +45,9 @@ public sealed class ModuleCatalog
     /// and <c>*.cs</c> at its top level (a <c>.dll</c> or <c>.cs</c> that shares its base name with
     /// a descriptor is that descriptor's behaviour, not a module of its own), and for each
     /// subfolder <c>name/</c> the file <c>name/name.xml</c>, else <c>name/name.dll</c>, else
-    /// <c>name/name.cs</c>; private dependencies and behaviour code sit beside it.
+    /// <c>name/name.cs</c>; private dependencies and behaviour code sit beside it. Compiled and
+    /// source modules are loaded before descriptors, so that a descriptor may reuse the behaviour
+    /// of a personality one of them provides (<c>&lt;behaviour personality="..."/&gt;</c>).
     /// </summary>
     /// <param name="directory">The modules directory.</param>
     /// <returns>One entry per module file found, in file-name order, loaded or not.</returns>
@@ -53,7 +55,13 @@ public sealed class ModuleCatalog
     public IReadOnlyList<ModuleInfo> LoadDirectory(string directory)
     {
         var results = new List<ModuleInfo>();
-        foreach (var file in Discover(directory))
+        var files = Discover(directory);
+        // Stable: file-name order within each group; the answer is put back in file-name order.
+        var order = files.Select((file, index) => (file, index))
+            .OrderBy(f => ModuleLoader.KindOf(f.file) == ModuleKind.Descriptor ? 1 : 0)
+            .ThenBy(f => f.index)
+            .Select(f => f.file);
+        foreach (var file in order)
         {
             try
             {
@@ -65,7 +73,9 @@ public sealed class ModuleCatalog
                 results.Add(new ModuleInfo(ModuleLoader.ModuleName(file), ModuleLoader.KindOf(file), file, null, ModuleState.Failed, $"{file}: {e.Message}", [], [], false));
             }
         }
-        return results;
+        var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < files.Count; i++) rank.TryAdd(files[i], i);
+        return results.OrderBy(r => rank.GetValueOrDefault(r.File, int.MaxValue)).ToArray();
     }
 
     /// <summary>The module files <see cref="LoadDirectory"/> would load, in the order it loads them.</summary>
@@ -151,11 +161,15 @@ public sealed class ModuleCatalog
     /// collector has run, which proves the module's code is gone.
     /// </returns>
     /// <exception cref="KeyNotFoundException">No module of that name.</exception>
+    /// <exception cref="InvalidOperationException">Loaded descriptor modules reuse this module's behaviour; the message names them.</exception>
     public WeakReference Unload(string name)
     {
         LoadedModule? module;
         lock (_gate)
         {
+            var dependents = _loaded.Values.Where(m => m.Info.DependsOn == name).Select(m => m.Info.Name).Order(StringComparer.Ordinal).ToArray();
+            if (dependents.Length > 0)
+                throw new InvalidOperationException($"module '{name}' provides the behaviour of module(s) {string.Join(", ", dependents)}; unload those first");
             if (!_loaded.Remove(name, out module))
             {
                 if (_rejected.Remove(name)) return new WeakReference(null);
@@ -272,6 +286,19 @@ public sealed class ModuleCatalog
         catch (Exception e)
         {
             throw new InvalidOperationException($"personality '{personality}' of module '{module}' failed to create a device: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The loader's view of the loaded personalities (a descriptor reusing one's behaviour asks).</summary>
+    private ProvidedPersonality Provided(string personality)
+    {
+        lock (_gate)
+        {
+            // A personality a descriptor declared is not a behaviour another descriptor may reuse:
+            // only the factory itself is handed out, never a DescribedFactory's wrapper.
+            return _personalities.TryGetValue(personality, out var entry)
+                ? new ProvidedPersonality(entry.Factory, entry.Module, [])
+                : new ProvidedPersonality(null, null, _personalities.Keys.Order(StringComparer.Ordinal).ToArray());
         }
     }
 

@@ -66,9 +66,17 @@ public sealed record ModuleInfo(
     IReadOnlyList<ModuleDiagnostic> Diagnostics,
     bool FromCache)
 {
+    /// <summary>
+    /// The module whose personality this descriptor module reuses as its behaviour
+    /// (<c>&lt;behaviour personality="..."/&gt;</c>); that module cannot be unloaded while this one is
+    /// loaded. Null for every other module.
+    /// </summary>
+    public string? DependsOn { get; init; }
+
     /// <summary>One line for operators: name, kind, state, SDK version, personalities or reason.</summary>
     public override string ToString() => State is ModuleState.Loaded or ModuleState.Valid
         ? $"{Name} ({Kind.ToString().ToLowerInvariant()}, SDK {SdkVersion}) {State.ToString().ToLowerInvariant()}: {string.Join(", ", Personalities)}"
+          + (DependsOn is null ? "" : $" (behaviour from module {DependsOn})")
         : $"{Name} ({Kind.ToString().ToLowerInvariant()}) {State.ToString().ToLowerInvariant()}: {Reason}";
 }
 

@@ -7,13 +7,19 @@ namespace Polynic.Modules;
 /// <summary>A module whose factories are instantiated, in its own load context.</summary>
 internal sealed record LoadedModule(ModuleInfo Info, ModuleLoadContext Context, IReadOnlyList<IPersonalityFactory> Factories);
 
+/// <summary>A personality a loaded module provides, as a descriptor that reuses its behaviour finds it.</summary>
+/// <param name="Factory">The personality's factory, or null when no loaded module provides it.</param>
+/// <param name="Module">The module that provides it; null when none does.</param>
+/// <param name="Provided">Every personality name provided, for the message when none matches.</param>
+internal sealed record ProvidedPersonality(IPersonalityFactory? Factory, string? Module, IReadOnlyList<string> Provided);
+
 /// <summary>
 /// Loads one module file into a fresh collectible context: compiles it if it is source, checks
 /// the SDK version it declares before running any of its code, then instantiates its
 /// personality factories. Every problem becomes a <see cref="ModuleInfo"/> whose reason names
 /// the file; a module that does not load leaves no context behind.
 /// </summary>
-internal sealed class ModuleLoader(SourceModuleCompiler compiler)
+internal sealed class ModuleLoader(SourceModuleCompiler compiler, Func<string, ProvidedPersonality?>? personalities = null)
 {
     /// <summary>The file extension of compiled modules.</summary>
     public const string CompiledExtension = ".dll";
@@ -110,32 +116,40 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
         var loaded = report with { State = ModuleState.Loaded, SdkVersion = PolynicSdk.Version, Personalities = [descriptor.Name] };
         if (read.Behaviour is not { } behaviour)
             return (new LoadedModule(loaded, new ModuleLoadContext(report.Name, null), [new DescriptorFactory(descriptor)]), loaded);
+        if (behaviour.Personality is { } personality)
+            return LoadDescribedPersonality(file, read, descriptor, behaviour, personality, loaded);
 
-        var codeKind = KindOf(behaviour.File);
-        var (image, imageReport) = ReadImage(behaviour.File, codeKind, report with { File = behaviour.File });
+        string code = behaviour.File!;
+        var codeKind = KindOf(code);
+        var (image, imageReport) = ReadImage(code, codeKind, report with { File = code });
         if (image is null) return (null, imageReport with { File = file, Reason = $"{file}:{behaviour.Line}:{behaviour.Column}: behaviour {imageReport.Reason}" });
-        var context = new ModuleLoadContext(report.Name, codeKind == ModuleKind.Compiled ? behaviour.File : null);
+        var context = new ModuleLoadContext(report.Name, codeKind == ModuleKind.Compiled ? code : null);
         try
         {
             var (types, checkedReport) = LoadTypes(context, image, imageReport);
-            IPersonalityFactory? code = null;
+            IPersonalityFactory? factory = null;
             string? reason = checkedReport.Reason;
             if (types is not null)
             {
                 var type = types.FirstOrDefault(t => t.FullName == behaviour.Factory);
                 if (type is null || !typeof(IPersonalityFactory).IsAssignableFrom(type) || type.IsAbstract)
-                    reason = $"{behaviour.File}: has no public class {behaviour.Factory} implementing {nameof(IPersonalityFactory)}";
+                    reason = $"{code}: has no public class {behaviour.Factory} implementing {nameof(IPersonalityFactory)}";
                 else
-                    (code, reason) = CreateFactory(type, behaviour.File);
+                    (factory, reason) = CreateFactory(type, code);
             }
-            if (code is null)
+            if (factory is not null && Refused(file, read, factory) is { } refused)
+            {
+                context.Unload();
+                return (null, loaded with { State = ModuleState.Failed, Personalities = [], Diagnostics = refused, Reason = Because(file, refused) });
+            }
+            if (factory is null)
             {
                 context.Unload();
                 return (null, checkedReport with { File = file, State = checkedReport.State == ModuleState.Incompatible ? ModuleState.Incompatible : ModuleState.Failed,
                     Reason = $"{file}:{behaviour.Line}:{behaviour.Column}: behaviour {reason}" });
             }
             var info = loaded with { SdkVersion = checkedReport.SdkVersion, Diagnostics = imageReport.Diagnostics, FromCache = imageReport.FromCache };
-            return (new LoadedModule(info, context, [new DescribedFactory(descriptor, code)]), info);
+            return (new LoadedModule(info, context, [new DescribedFactory(descriptor, factory)]), info);
         }
         catch
         {
@@ -143,6 +157,53 @@ internal sealed class ModuleLoader(SourceModuleCompiler compiler)
             throw;
         }
     }
+
+    /// <summary>
+    /// A descriptor whose behaviour is a personality an already-loaded module provides: no code of
+    /// its own; the devices come from that personality's factory, with this descriptor in hand,
+    /// once the factory (an <see cref="IDescriptorBehaviour"/>) says it can serve the descriptor.
+    /// </summary>
+    private (LoadedModule? Module, ModuleInfo Info) LoadDescribedPersonality(
+        string file, DescriptorReadResult read, PersonalityDescriptor descriptor, BehaviourReference behaviour, string personality, ModuleInfo loaded)
+    {
+        string at = $"{file}:{behaviour.Line}:{behaviour.Column}";
+        ModuleInfo Failed(string reason) => loaded with
+        {
+            State = ModuleState.Failed,
+            Personalities = [],
+            Reason = reason,
+            Diagnostics = [new ModuleDiagnostic(file, behaviour.Line, behaviour.Column, "error", "PND", reason[(at.Length + 2)..])],
+        };
+        var found = personalities?.Invoke(personality);
+        if (found?.Factory is not { } factory || found.Module is not { } module)
+        {
+            string provided = found is null || found.Provided.Count == 0 ? "none" : string.Join(", ", found.Provided);
+            return (null, Failed($"{at}: behaviour personality '{personality}' is not provided by any loaded module (provided: {provided}); load the module that provides it first"));
+        }
+        if (factory is not IDescriptorBehaviour)
+            return (null, Failed($"{at}: behaviour personality '{factory.Name}' of module '{module}' cannot serve another descriptor (its factory does not implement {nameof(IDescriptorBehaviour)})"));
+        if (Refused(file, read, factory) is { } refused)
+            return (null, loaded with { State = ModuleState.Failed, Personalities = [], Diagnostics = refused, Reason = Because(file, refused) });
+        var info = loaded with { DependsOn = module };
+        return (new LoadedModule(info, new ModuleLoadContext(info.Name, null), [new DescribedFactory(descriptor, factory)]), info);
+    }
+
+    /// <summary>What a behaviour that checks descriptors finds wrong with this one, as diagnostics at their elements; null when nothing (or when it does not check).</summary>
+    private static IReadOnlyList<ModuleDiagnostic>? Refused(string file, DescriptorReadResult read, IPersonalityFactory factory)
+    {
+        if (factory is not IDescriptorBehaviour checker) return null;
+        IReadOnlyList<DescriptorProblem> problems;
+        try { problems = checker.CheckDescriptor(read.Descriptor!); }
+        catch (Exception e)
+        {
+            problems = [new DescriptorProblem(DescriptorPart.Behaviour, $"behaviour '{factory.Name}' threw {e.GetType().Name} while checking the descriptor: {e.Message}")];
+        }
+        if (problems.Count == 0) return null;
+        return problems.Select(p => read.Diagnose(p) with { File = file }).ToArray();
+    }
+
+    private static string Because(string file, IReadOnlyList<ModuleDiagnostic> problems) =>
+        $"{file}: the behaviour cannot serve this descriptor ({problems.Count} problem(s)); first: {problems[0]}";
 
     /// <summary>The assembly image of a compiled or source file (compiling the latter), or the reason there is none.</summary>
     private (byte[]? Image, ModuleInfo Report) ReadImage(string file, ModuleKind kind, ModuleInfo report)

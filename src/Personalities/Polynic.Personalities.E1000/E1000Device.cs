@@ -38,6 +38,7 @@ public sealed partial class E1000Device : NicDevice
         SubsystemVendorId: 0x8086, SubsystemId: 0x100E, InterruptPin: 1);
 
     private readonly TimeProvider _time;
+    private readonly E1000Model _model;
     private readonly IoWindow _io;
     private InterruptCauses? _causes;
     private bool _reportedLinkUp;
@@ -49,11 +50,22 @@ public sealed partial class E1000Device : NicDevice
     public E1000Device(NicSettings settings) : this(settings, TimeProvider.System) { }
 
     /// <summary>Creates an 82540EM whose moderation timers run on <paramref name="time"/> (tests pass a fake clock).</summary>
-    public E1000Device(NicSettings settings, TimeProvider time) : base(settings)
+    public E1000Device(NicSettings settings, TimeProvider time) : this(settings, time, E1000Model.I82540EM) { }
+
+    /// <summary>
+    /// Creates the 8254x a personality descriptor declares (PCI function, EEPROM, PHY identifier,
+    /// bus), on the system clock; <see cref="E1000Factory.CheckDescriptor"/> says what it must hold.
+    /// </summary>
+    /// <exception cref="ArgumentException">The descriptor is not one this behaviour serves; the message says why.</exception>
+    public E1000Device(NicSettings settings, Polynic.Core.Modules.PersonalityDescriptor descriptor)
+        : this(settings, TimeProvider.System, E1000Model.FromDescriptor(descriptor)) { }
+
+    internal E1000Device(NicSettings settings, TimeProvider time, E1000Model model) : base(settings)
     {
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        Eeprom = new E1000Eeprom(settings.Mac);
-        Phy = new M88E1011Phy();
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        Eeprom = new E1000Eeprom(model.EepromImage(settings.Mac));
+        Phy = new M88E1011Phy(model.PhyId);
         Filter = new ReceiveFilter(ReceiveAddressCount, MulticastTableWords * 32, MulticastHashKind.Intel);
         Registers = new RegisterFile(RegisterBarSize);
         DeclareRegisters(Registers);
@@ -68,16 +80,7 @@ public sealed partial class E1000Device : NicDevice
     }
 
     /// <inheritdoc/>
-    public override PciFunctionDefinition Definition { get; } = new()
-    {
-        Identity = Identity,
-        Bars =
-        [
-            new BarDefinition(0, BarKind.Memory32, RegisterBarSize),
-            new BarDefinition(1, BarKind.Io, IoWindow.Size),
-        ],
-        PowerManagement = new PowerManagementCapability(),
-    };
+    public override PciFunctionDefinition Definition => _model.Definition;
 
     internal RegisterFile Registers { get; }
     internal E1000Eeprom Eeprom { get; }
@@ -176,8 +179,13 @@ public sealed partial class E1000Device : NicDevice
         _causes?.Raise(IcrLsc);
     }
 
-    /// <summary>STATUS as the driver reads it: link, speed and duplex from the PHY, or from CTRL when forced.</summary>
-    internal uint ComputeStatus()
+    /// <summary>
+    /// STATUS as the driver reads it: link, speed and duplex from the PHY, or from CTRL when
+    /// forced, and always the bus the model sits on (BUS64, PCI66).
+    /// </summary>
+    internal uint ComputeStatus() => ComputeLinkStatus() | _model.StatusBus;
+
+    private uint ComputeLinkStatus()
     {
         if (!LinkUp) return 0;
         uint ctrl = Registers.Get(Ctrl);

@@ -5,17 +5,15 @@ using static Polynic.Personalities.E1000.E1000Bits;
 namespace Polynic.Personalities.E1000;
 
 /// <summary>
-/// The 82540EM's 93C46 EEPROM (64 words, 6-bit addresses): the image with the MAC address and
-/// checksum, the EECD bit-bang interface Linux uses and the EERD register iPXE uses
-/// (8254x SDM 5.6 "EEPROM Interface", 13.4.3 EECD, 13.4.4 EERD).
+/// The 8254x's Microwire EEPROM: a 93C46 (64 words, 6-bit addresses, EECD.SIZE 0) as on the
+/// 82540EM, or a 93C66 (256 words, 8-bit addresses, EECD.SIZE 1) when a descriptor declares one;
+/// the image with the MAC address and checksum, the EECD bit-bang interface Linux uses and the
+/// EERD register iPXE uses (8254x SDM 5.6 "EEPROM Interface", 13.4.3 EECD, 13.4.4 EERD).
 /// </summary>
 internal sealed class E1000Eeprom
 {
-    /// <summary>Words in the part (EECD.SIZE = 0).</summary>
+    /// <summary>Words in the 82540EM's part (EECD.SIZE = 0).</summary>
     public const int WordCount = 64;
-
-    /// <summary>Address bits in a Microwire command for 64 words.</summary>
-    public const int AddressBits = 6;
 
     /// <summary>The checksum word; words 0..0x3F sum to <see cref="ChecksumSum"/> (Linux EEPROM_SUM).</summary>
     public const int ChecksumWord = 0x3F;
@@ -39,15 +37,32 @@ internal sealed class E1000Eeprom
         0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0x0000,
     ];
 
-    /// <summary>Builds the image for station address <paramref name="mac"/> with a valid checksum.</summary>
-    public E1000Eeprom(MacAddress mac)
+    /// <summary>The 82540EM's image for station address <paramref name="mac"/> with a valid checksum.</summary>
+    public static ushort[] DefaultImage(MacAddress mac)
     {
-        Image = new EepromImage(WordCount);
-        Template.CopyTo(Image.Words);
-        Image.SetMacAddress(0, mac);
-        Image.UpdateChecksum(ChecksumWord, ChecksumSum);
-        Serial = new MicrowireEeprom(Image, AddressBits);
+        var image = new EepromImage(WordCount);
+        Template.CopyTo(image.Words);
+        image.SetMacAddress(0, mac);
+        image.UpdateChecksum(ChecksumWord, ChecksumSum);
+        return image.Words.ToArray();
     }
+
+    /// <summary>Builds the 82540EM's image for station address <paramref name="mac"/>.</summary>
+    public E1000Eeprom(MacAddress mac) : this(DefaultImage(mac)) { }
+
+    /// <summary>An EEPROM holding <paramref name="words"/> (64 or 256 of them, the station address in words 0-2).</summary>
+    public E1000Eeprom(ReadOnlySpan<ushort> words)
+    {
+        if (words.Length is not (E1000Model.SmallEepromWords or E1000Model.LargeEepromWords))
+            throw new ArgumentException($"an 8254x Microwire EEPROM has 64 or 256 words, not {words.Length}", nameof(words));
+        Image = new EepromImage(words.Length);
+        words.CopyTo(Image.Words);
+        Large = words.Length == E1000Model.LargeEepromWords;
+        Serial = new MicrowireEeprom(Image, Large ? 8 : 6);
+    }
+
+    /// <summary>A 93C66 (256 words): EECD.SIZE reads 1 and commands carry 8 address bits.</summary>
+    public bool Large { get; }
 
     /// <summary>The words (non-volatile: kept across resets, changed only by guest EEPROM writes).</summary>
     public EepromImage Image { get; }
@@ -60,11 +75,12 @@ internal sealed class E1000Eeprom
 
     /// <summary>
     /// What a read of EECD returns: the pins and request bits the driver wrote, DO from the part,
-    /// PRES, GNT while REQ is set (no hardware auto-read ever competes), SIZE 0 (64 words).
+    /// PRES, GNT while REQ is set (no hardware auto-read ever competes), SIZE 0 for 64 words and
+    /// 1 for 256 (the driver of an 82540 or 82545 takes its word count and address width from it).
     /// </summary>
     public uint ReadEecd(uint stored)
     {
-        uint value = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres;
+        uint value = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres | (Large ? EecdSize : 0);
         if ((stored & EecdReq) != 0) value |= EecdGnt;
         if (Serial.DataOut) value |= EecdDo;
         return value;

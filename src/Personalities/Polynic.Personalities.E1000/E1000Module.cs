@@ -7,9 +7,12 @@ namespace Polynic.Personalities.E1000;
 
 /// <summary>
 /// The e1000 as a run-time module: the server finds this factory when it loads the assembly
-/// from its modules directory; the server has no compile-time reference to it.
+/// from its modules directory; the server has no compile-time reference to it. Its behaviour
+/// also serves other 8254x identities: a personality descriptor with
+/// <c>&lt;behaviour personality="e1000"/&gt;</c> gives the PCI identity, EEPROM words, PHY
+/// identifier and bus (modules/e1000-82545em, modules/e1000-82544gc).
 /// </summary>
-public sealed class E1000Factory : IPersonalityFactory
+public sealed class E1000Factory : IDescriptorBehaviour
 {
     /// <inheritdoc/>
     public string Name => "e1000";
@@ -22,6 +25,14 @@ public sealed class E1000Factory : IPersonalityFactory
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.RejectUnknownOptions();
-        return new E1000Device(settings.Nic);
+        return settings.Descriptor is { } descriptor ? new E1000Device(settings.Nic, descriptor) : new E1000Device(settings.Nic);
     }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The descriptor must declare BAR 0 as 128 KiB of 32-bit memory and BAR 1 as the 64-byte I/O
+    /// window, no MSI or MSI-X, an interrupt pin, no register map, a 64- or 256-word EEPROM with
+    /// the station address in words 0-2, and a PHY identifier; a bus is optional.
+    /// </remarks>
+    public IReadOnlyList<DescriptorProblem> CheckDescriptor(PersonalityDescriptor descriptor) => E1000Model.Check(descriptor);
 }

@@ -109,6 +109,8 @@ public static class E1000Bits
     public const uint StatusSpeed100 = 1u << 6;
     public const uint StatusSpeed1000 = 2u << 6;
     public const uint StatusAsdv1000 = 2u << 8;
+    public const uint StatusPci66 = 1u << 11;
+    public const uint StatusBus64 = 1u << 12;
 
     // EECD
     public const uint EecdSk = 1u << 0;

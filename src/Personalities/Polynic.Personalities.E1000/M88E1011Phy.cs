@@ -6,15 +6,17 @@ namespace Polynic.Personalities.E1000;
 /// <summary>
 /// The 82540EM's integrated Marvell 88E1011 PHY at MDIO address 1, reached through MDIC
 /// (8254x SDM 13.4.10 MDIC, 13.5 PHY registers): the clause 22 registers from
-/// <see cref="MiiPhy"/> plus the Marvell-specific ones Linux e1000 reads and writes.
+/// <see cref="MiiPhy"/> plus the Marvell-specific ones Linux e1000 reads and writes. Those are
+/// common to the 88E1000 family, so the same model serves the 82544's 88E1000 (identifier
+/// 0x01410C30) when a descriptor gives that identifier.
 /// </summary>
 internal sealed class M88E1011Phy
 {
     /// <summary>MDIO address of the internal PHY (Linux e1000_read_phy_reg_ex always uses 1).</summary>
     public const int Address = 1;
 
-    /// <summary>PHY identifier checked by e1000_detect_gig_phy: M88E1011_I_PHY_ID, revision 0.</summary>
-    public const uint PhyId = 0x0141_0C20;
+    /// <summary>The 82540EM's PHY identifier, checked by e1000_detect_gig_phy: M88E1011_I_PHY_ID, revision 0.</summary>
+    public const uint DefaultPhyId = 0x0141_0C20;
 
 #pragma warning disable CS1591
     public const int SpecificControl = 0x10;         // PSCR
@@ -35,12 +37,15 @@ internal sealed class M88E1011Phy
     private const ushort PssrResolved = 1 << 11;
     private const ushort PssrLink = 1 << 10;
 
-    /// <summary>Creates the PHY in its power-on state, link down until the port reports carrier.</summary>
-    public M88E1011Phy()
+    /// <summary>Creates the 88E1011 in its power-on state, link down until the port reports carrier.</summary>
+    public M88E1011Phy() : this(DefaultPhyId) { }
+
+    /// <summary>Creates the PHY reporting identifier <paramref name="phyId"/> (registers 2 and 3).</summary>
+    public M88E1011Phy(uint phyId)
     {
         var options = new MiiPhyOptions
         {
-            PhyId = PhyId,
+            PhyId = phyId,
             AdvertisementReset = 0x0DE1,
             // The partner advertises PAUSE and ASM_DIR so Linux resolves flow control to RX/TX.
             PartnerAbility = 0x4DE1,

@@ -49,15 +49,31 @@ internal static class ModulesCommand
 
         var file = new Argument<FileInfo>("file") { Description = "A compiled module (.dll), a C# source module (.cs) or an XML personality descriptor (.xml)." };
         var validateServer = ServerOption(false);
+        var validateModules = new Option<DirectoryInfo?>("--modules", "-m")
+        {
+            Description = "Without --server: load this modules directory first, for a descriptor whose <behaviour personality=\"...\"/> one of them provides.",
+        };
         var validate = new Command("validate", "Check one module without keeping it: SDK version, load, factories, compiler and schema errors.");
         validate.Arguments.Add(file);
         validate.Options.Add(validateServer);
+        validate.Options.Add(validateModules);
         validate.SetAction(async (parse, ct) =>
         {
             var path = parse.GetValue(file)!.FullName;
             if (parse.GetValue(validateServer) is { } server)
                 return await SendAsync(server, new ControlRequest(ControlCommands.ModulesValidate, Path: path), ct);
-            var info = new ModuleCatalog().Validate(path);
+            var catalog = new ModuleCatalog();
+            if (parse.GetValue(validateModules) is { } modulesDirectory)
+            {
+                // Everything but the module under test (and descriptors, which provide no behaviour to reuse).
+                foreach (var other in ModuleCatalog.Discover(modulesDirectory.FullName))
+                {
+                    if (other == path || other.EndsWith(".xml", StringComparison.OrdinalIgnoreCase)) continue;
+                    try { catalog.Load(other); }
+                    catch (InvalidOperationException) { } // a second file of one module name: the first keeps it
+                }
+            }
+            var info = catalog.Validate(path);
             Console.WriteLine(ModulesDirectory.Describe(info));
             return info.State == ModuleState.Valid ? 0 : 1;
         });

@@ -26,6 +26,15 @@ public sealed record PersonalityDescriptor(
     EepromDescriptor? Eeprom,
     string SourceFile)
 {
+    /// <summary>The PHY behind the device's management interface, or null if the descriptor declares none.</summary>
+    public PhyDescriptor? Phy { get; init; }
+
+    /// <summary>
+    /// The PCI bus the function reports it sits on (width and clock), for devices that report it
+    /// in a register (the 8254x STATUS); null when the descriptor does not say (32-bit, 33 MHz).
+    /// </summary>
+    public BusDescriptor? Bus { get; init; }
+
     /// <summary>
     /// A register file for BAR <paramref name="bar"/> with every register the descriptor declares
     /// there, at its reset value, sized to the BAR. Code adds hooks or further registers to it.
@@ -95,3 +104,12 @@ public sealed record EepromDescriptor(int Words, IReadOnlyDictionary<int, ushort
         return image;
     }
 }
+
+/// <summary>A PHY a descriptor declares: what its identifier registers (MII registers 2 and 3) read.</summary>
+/// <param name="Identifier">PHYID1 in the high 16 bits, PHYID2 (model and revision) in the low 16 bits, for example 0x01410C20 (Marvell 88E1011).</param>
+public sealed record PhyDescriptor(uint Identifier);
+
+/// <summary>The conventional PCI bus segment a function reports it sits on.</summary>
+/// <param name="Width">Data path width in bits: 32 or 64.</param>
+/// <param name="ClockMegahertz">Bus clock: 33 or 66 MHz.</param>
+public sealed record BusDescriptor(int Width, int ClockMegahertz);

@@ -8,18 +8,46 @@ using Polynic.Core.Pci;
 
 namespace Polynic.Modules.Descriptors;
 
-/// <summary>Where a descriptor says its behaviour code is: a file beside it and a factory class.</summary>
-/// <param name="File">Absolute path of the .cs or .dll file.</param>
-/// <param name="Factory">Full name of its public <see cref="IPersonalityFactory"/> class.</param>
+/// <summary>
+/// Where a descriptor says its behaviour is: a code file beside it and a factory class in it, or
+/// a personality an already-loaded module provides (exactly one of the two).
+/// </summary>
+/// <param name="File">Absolute path of the .cs or .dll file; null when <see cref="Personality"/> is given.</param>
+/// <param name="Factory">Full name of its public <see cref="IPersonalityFactory"/> class; null when <see cref="Personality"/> is given.</param>
 /// <param name="Line">Line of the behaviour element, for messages.</param>
 /// <param name="Column">Column of the behaviour element.</param>
-public sealed record BehaviourReference(string File, string Factory, int Line, int Column);
+public sealed record BehaviourReference(string? File, string? Factory, int Line, int Column)
+{
+    /// <summary>The personality whose behaviour the descriptor reuses (its factory implements <see cref="IDescriptorBehaviour"/>); null for a code file.</summary>
+    public string? Personality { get; init; }
+}
 
 /// <summary>A descriptor read and checked: the personality, or every error found (file:line:column).</summary>
 /// <param name="Descriptor">The personality; null when there are errors.</param>
 /// <param name="Behaviour">Its behaviour code, if it names any.</param>
 /// <param name="Errors">What is wrong; empty when <paramref name="Descriptor"/> is set.</param>
-public sealed record DescriptorReadResult(PersonalityDescriptor? Descriptor, BehaviourReference? Behaviour, IReadOnlyList<ModuleDiagnostic> Errors);
+public sealed record DescriptorReadResult(PersonalityDescriptor? Descriptor, BehaviourReference? Behaviour, IReadOnlyList<ModuleDiagnostic> Errors)
+{
+    /// <summary>
+    /// Line and column of the element of each part the descriptor has (the first one for parts
+    /// that repeat, such as BARs), so a problem a behaviour finds can be reported where it is.
+    /// </summary>
+    public IReadOnlyDictionary<DescriptorPart, (int Line, int Column)> Locations { get; init; } = new Dictionary<DescriptorPart, (int Line, int Column)>();
+
+    /// <summary>
+    /// The problem as a diagnostic at its part's element; a part the descriptor lacks is reported
+    /// at the behaviour element (which asked for it), else at the root.
+    /// </summary>
+    /// <param name="problem">What a behaviour found.</param>
+    public ModuleDiagnostic Diagnose(DescriptorProblem problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        var (line, column) = Locations.TryGetValue(problem.Part, out var at) ? at
+            : Locations.TryGetValue(DescriptorPart.Behaviour, out var behaviour) ? behaviour
+            : Locations.TryGetValue(DescriptorPart.Personality, out var root) ? root : (0, 0);
+        return new ModuleDiagnostic(Descriptor?.SourceFile ?? "", line, column, "error", "PND", problem.Message);
+    }
+}
 
 /// <summary>
 /// Reads a personality descriptor: XML validated against the published schema
@@ -174,19 +202,65 @@ public static class PersonalityDescriptorReader
             eeprom = new EepromDescriptor(words, contents, macWord, checksumWord, target);
         }
 
+        PhyDescriptor? phy = root.Element(Ns + "phy") is { } ph ? new PhyDescriptor((uint)numbers.Get(ph, "id", 0, uint.MaxValue)) : null;
+        BusDescriptor? bus = root.Element(Ns + "bus") is { } bu
+            ? new BusDescriptor((int?)bu.Attribute("width") ?? 32, (int?)bu.Attribute("clockMHz") ?? 33)
+            : null;
+
         BehaviourReference? behaviour = null;
         if (root.Element(Ns + "behaviour") is { } b2)
         {
             var info = (IXmlLineInfo)b2;
-            var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, (string)b2.Attribute("file")!);
-            if (!File.Exists(file)) errors.Add(At(path, b2.Attribute("file")!, $"behaviour file {file} does not exist"));
-            behaviour = new BehaviourReference(file, (string)b2.Attribute("factory")!, info.LineNumber, info.LinePosition);
+            var fileAttribute = b2.Attribute("file");
+            var factoryAttribute = b2.Attribute("factory");
+            var personalityAttribute = b2.Attribute("personality");
+            if (personalityAttribute is not null)
+            {
+                if (fileAttribute is not null || factoryAttribute is not null)
+                    errors.Add(At(path, b2, "behaviour names a personality and a file or factory: give either personality=\"NAME\" or file=\"...\" with factory=\"...\""));
+                else if (string.Equals(personalityAttribute.Value, (string)root.Attribute("name")!, StringComparison.OrdinalIgnoreCase))
+                    errors.Add(At(path, personalityAttribute, $"behaviour personality '{personalityAttribute.Value}' is this descriptor's own name"));
+                behaviour = new BehaviourReference(null, null, info.LineNumber, info.LinePosition) { Personality = personalityAttribute.Value };
+            }
+            else if (fileAttribute is null || factoryAttribute is null)
+            {
+                errors.Add(At(path, b2, "behaviour needs either personality=\"NAME\" (a personality of a loaded module) or file=\"...\" with factory=\"...\""));
+            }
+            else
+            {
+                var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, fileAttribute.Value);
+                if (!File.Exists(file)) errors.Add(At(path, fileAttribute, $"behaviour file {file} does not exist"));
+                behaviour = new BehaviourReference(file, factoryAttribute.Value, info.LineNumber, info.LinePosition);
+            }
         }
 
         if (errors.Count > 0) return new DescriptorReadResult(null, null, errors);
         var descriptor = new PersonalityDescriptor((string)root.Attribute("name")!, (string)root.Attribute("description")!,
-            definition, registers, eeprom, Path.GetFullPath(path));
-        return new DescriptorReadResult(descriptor, behaviour, []);
+            definition, registers, eeprom, Path.GetFullPath(path))
+        {
+            Phy = phy,
+            Bus = bus,
+        };
+        return new DescriptorReadResult(descriptor, behaviour, []) { Locations = LocationsOf(root) };
+    }
+
+    private static Dictionary<DescriptorPart, (int Line, int Column)> LocationsOf(XElement root)
+    {
+        var parts = new Dictionary<DescriptorPart, (int Line, int Column)>();
+        void Add(DescriptorPart part, XElement? element)
+        {
+            if (element is IXmlLineInfo info && info.HasLineInfo()) parts[part] = (info.LineNumber, info.LinePosition);
+        }
+        Add(DescriptorPart.Personality, root);
+        Add(DescriptorPart.Pci, root.Element(Ns + "pci"));
+        Add(DescriptorPart.Bars, root.Element(Ns + "bar"));
+        Add(DescriptorPart.Capabilities, root.Element(Ns + "capabilities"));
+        Add(DescriptorPart.Registers, root.Element(Ns + "registers"));
+        Add(DescriptorPart.Eeprom, root.Element(Ns + "eeprom"));
+        Add(DescriptorPart.Phy, root.Element(Ns + "phy"));
+        Add(DescriptorPart.Bus, root.Element(Ns + "bus"));
+        Add(DescriptorPart.Behaviour, root.Element(Ns + "behaviour"));
+        return parts;
     }
 
     private static bool Bool(XElement e, string attribute, bool fallback) =>

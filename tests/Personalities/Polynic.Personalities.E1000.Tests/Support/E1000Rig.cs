@@ -22,11 +22,11 @@ public sealed class E1000Rig : IDisposable
     public const int RxBufferStride = 16 * 1024;
 
     public E1000Rig(PortCapabilities wireCapabilities = PortCapabilities.None, Machine? machine = null, ManualTime? time = null, bool attachPort = true,
-        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline)
+        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline, E1000Device? nic = null)
     {
         Time = time ?? new ManualTime();
         Machine = machine ?? new Machine(ramSize: 16 << 20);
-        Nic = systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time);
+        Nic = nic ?? (systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time));
         Slot = Machine.Plug(Nic, $"e1000-{Machine.GetHashCode():x}-{Guid.NewGuid():N}");
         var bars = Machine.Enumerate(Slot);
         Mmio = bars[0];

@@ -8,14 +8,14 @@ public sealed class EepromBitBang(E1000Rig rig)
 {
     private uint _eecd;
 
-    public ushort[] ReadAll(int count)
+    public ushort[] ReadAll(int count, int addressBits = 6)
     {
         Acquire();
         var words = new ushort[count];
         for (int i = 0; i < count; i++)
         {
             ShiftOut(0b110, 3);
-            ShiftOut((uint)i, 6);
+            ShiftOut((uint)i, addressBits);
             words[i] = (ushort)ShiftIn();
             Standby();
         }
