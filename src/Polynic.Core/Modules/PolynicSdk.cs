@@ -18,10 +18,10 @@ public static class PolynicSdk
     public const int Major = 1;
 
     /// <summary>Minor version: grows when the contract gains members, compatibly.</summary>
-    public const int Minor = 2;
+    public const int Minor = 3;
 
     /// <summary>The SDK version as text, <c>"Major.Minor"</c>.</summary>
-    public const string Version = "1.2";
+    public const string Version = "1.3";
 
     /// <summary>
     /// Whether a module built for SDK <paramref name="major"/>.<paramref name="minor"/> can run
