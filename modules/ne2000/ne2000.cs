@@ -190,6 +190,13 @@ public sealed class Ne2000Device : NicDevice
         UpdateInterrupt();
     }
 
+    /// <inheritdoc/>
+    /// <remarks>TCR LB1/LB0 other than 00: internal or external loopback (DP8390D, Transmit Configuration Register).</remarks>
+    protected override bool LoopingBack => (_tcr & TcrLoopbackMask) != 0;
+
+    /// <inheritdoc/>
+    protected override void ReceiveLoopedBack(ReadOnlySpan<byte> frame) => Deliver(frame);
+
     // ---------------------------------------------------------------- registers
 
     private byte ReadRegister(int offset)
@@ -396,16 +403,9 @@ public sealed class Ne2000Device : NicDevice
             _isr |= IsrTxError;
             return;
         }
-        var frame = _memory.AsSpan(start, length);
-        if ((_tcr & TcrLoopbackMask) != 0)
-        {
-            Deliver(frame);                   // internal/external loopback: back to our own receiver
-            Counters.TxFrames++;
-        }
-        else
-        {
-            Transmit(frame);                  // a dropped frame still completes, as on a cable without carrier
-        }
+        // Back to our own receiver in loopback (LoopingBack), else to the port; a dropped frame still
+        // completes, as on a cable without carrier.
+        Transmit(_memory.AsSpan(start, length));
         _tsr = TsrTransmitted;
         _isr |= IsrTx;
     }

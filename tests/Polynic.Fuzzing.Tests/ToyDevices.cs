@@ -83,7 +83,8 @@ public sealed class ToyDevice(Breakage breakage, TimeProvider? clock = null) : N
             case Breakage.BreaksPortContract:
                 Span<byte> frame = stackalloc byte[128];
                 frame.Clear();
-                Transmit(frame, new FrameOffload(false, 0, 0, GsoType.TcpV4, 54, 1448));
+                // Past the NIC core's egress, which would cut the frame itself for this port.
+                Port?.Send(frame, new FrameOffload(false, 0, 0, GsoType.TcpV4, 54, 1448));
                 break;
         }
     }

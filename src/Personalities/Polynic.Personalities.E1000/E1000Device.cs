@@ -216,12 +216,20 @@ public sealed partial class E1000Device : NicDevice
         return StatusLu | speed | StatusAsdv1000 | (fullDuplex ? StatusFd : 0);
     }
 
-    /// <summary>Sends a frame to the port (not in loopback); false if the port dropped it.</summary>
-    internal bool SendToPort(ReadOnlySpan<byte> frame) => Transmit(frame);
+    /// <summary>Hands a packet the descriptors describe to the NIC core's egress.</summary>
+    internal TransmitResult Send(Span<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
 
-    /// <summary>Sends a frame with offload work left to the port.</summary>
-    internal bool SendToPort(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
+    /// <inheritdoc/>
+    protected override bool LoopingBack => LoopbackActive;
 
-    /// <summary>Offloads the attached port accepts (none without a port).</summary>
-    internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
+    /// <inheritdoc/>
+    protected override void ReceiveLoopedBack(ReadOnlySpan<byte> frame) => Receiver.FromLoopback(frame);
+
+    /// <inheritdoc/>
+    /// <remarks>TCTL.PSP pads short packets to 64 bytes with the FCS (8254x SDM, Transmit Control Register).</remarks>
+    protected override int MinimumTransmitLength => (Registers.Get(Tctl) & TctlPsp) != 0 ? TransmitPath.MinFrame : 0;
+
+    /// <inheritdoc/>
+    protected override void OnTransmitted(ReadOnlySpan<byte> frame, int length) =>
+        Statistics.CountTransmitted(frame, length + Statistics.FcsLength);
 }

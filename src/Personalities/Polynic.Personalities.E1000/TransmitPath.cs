@@ -9,7 +9,7 @@ namespace Polynic.Personalities.E1000;
 /// <summary>
 /// The transmit DMA engine (8254x SDM 3.3-3.4): walks the ring from TDH to TDT when the driver
 /// writes TDT or sets TCTL.EN, gathers each packet's buffers into one preallocated 64 KiB frame
-/// until EOP, applies the offloads (<see cref="TransmitOffload"/>), sends it (or loops it back),
+/// until EOP, hands it to the NIC core's egress with its offloads (<see cref="TransmitOffload"/>),
 /// writes DD back to descriptors with RS/RPS and raises TXDW/TXQE.
 /// </summary>
 /// <remarks>
@@ -23,7 +23,7 @@ internal sealed class TransmitPath
     /// <summary>Largest packet the engine assembles (a TSO packet is at most 64 KiB).</summary>
     public const int MaxPacket = 64 * 1024;
 
-    /// <summary>Minimum frame length without FCS; TCTL.PSP pads shorter frames to it.</summary>
+    /// <summary>Minimum frame length without FCS; TCTL.PSP pads shorter frames to it (the NIC core does).</summary>
     public const int MinFrame = 60;
 
     // Room in front of the packet for a VLAN tag inserted by VLE.
@@ -31,7 +31,7 @@ internal sealed class TransmitPath
 
     private readonly E1000Device _device;
     private readonly DescriptorRing _ring = new(TransmitDescriptor.Size);
-    private readonly byte[] _buffer = new byte[Headroom + MaxPacket + MinFrame];
+    private readonly byte[] _buffer = new byte[Headroom + MaxPacket];
     private readonly TransmitOffload _offload;
 
     private bool _inPacket;
@@ -45,11 +45,8 @@ internal sealed class TransmitPath
     public TransmitPath(E1000Device device)
     {
         _device = device;
-        _offload = new TransmitOffload(device, this);
+        _offload = new TransmitOffload(device);
     }
-
-    /// <summary>Packets dropped because the guest described them badly (over 64 KiB, unreadable buffers).</summary>
-    public long MalformedPackets { get; private set; }
 
     /// <summary>Forgets any half-gathered packet and the offload context (CTRL.RST).</summary>
     public void Reset()
@@ -95,26 +92,6 @@ internal sealed class TransmitPath
         if (wroteBack)
             _device.Moderation.TransmitWrittenBack(!immediate, regs.Get(Tidv), regs.Get(Tadv));
         if (processed && _ring.IsEmpty) _device.Causes.Raise(IcrTxqe);
-    }
-
-    /// <summary>Hands a finished frame to the wire or, in loopback, to this MAC's receiver; counts it.</summary>
-    internal void Emit(ReadOnlySpan<byte> frame)
-    {
-        if (frame.Length < MinFrame && (_device.Registers.Get(Tctl) & TctlPsp) != 0)
-        {
-            Span<byte> padded = stackalloc byte[MinFrame];
-            padded.Clear();
-            frame.CopyTo(padded);
-            Put(padded);
-        }
-        else Put(frame);
-    }
-
-    private void Put(ReadOnlySpan<byte> frame)
-    {
-        _device.Statistics.CountTransmitted(frame, frame.Length + Statistics.FcsLength);
-        if (_device.LoopbackActive) _device.Receiver.FromLoopback(frame);
-        else _device.SendToPort(frame);
     }
 
     private bool SyncRing()
@@ -167,7 +144,6 @@ internal sealed class TransmitPath
         _inPacket = false;
         if (_discard)
         {
-            MalformedPackets++;
             _device.Counters.TxErrors++;
             if (_segment) _device.Statistics.Increment(Statistics.Tsctfc);
             return;

@@ -211,27 +211,20 @@ public sealed partial class Rtl8139Device : NicDevice
         if ((Command & ~old & CmdRxEnable) != 0) Receiver.Drain();
     }
 
-    /// <summary>Sends a frame to the port, or back into the receive path in TCR loopback mode.</summary>
-    internal bool SendFrame(ReadOnlySpan<byte> frame)
-    {
-        if (Loopback)
-        {
-            Receiver.FromWire(frame);
-            return true;
-        }
-        if (!LinkUp)
-        {
-            Counters.TxDropped++;
-            return false;
-        }
-        return Transmit(frame);
-    }
+    /// <summary>Sends a frame the descriptors or a slot describe through the NIC core's egress.</summary>
+    internal TransmitResult Send(Span<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
 
-    /// <summary>Sends a frame whose offload work the port completes.</summary>
-    internal bool SendFrame(ReadOnlySpan<byte> frame, in FrameOffload offload) => LinkUp ? Transmit(frame, offload) : false;
+    /// <inheritdoc/>
+    /// <remarks>TCR LBK = 11: transmitted frames go back to the receiver (datasheet 6, Transmit Configuration Register).</remarks>
+    protected override bool LoopingBack => Loopback;
 
-    /// <summary>Offloads the attached port accepts (none without a port).</summary>
-    internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
+    /// <inheritdoc/>
+    /// <remarks>The PHY must have link (a powered-down or isolated PHY carries nothing).</remarks>
+    protected override bool TransmitLinkUp => LinkUp;
+
+    /// <inheritdoc/>
+    /// <remarks>The C+ transmitter pads short packets to the Ethernet minimum itself; the C-mode slots send what TSD SIZE says.</remarks>
+    protected override int MinimumTransmitLength => CPlusTransmit ? 60 : 0;
 
     internal void Fault(string what, ulong detail)
     {

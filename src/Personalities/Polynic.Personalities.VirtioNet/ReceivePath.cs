@@ -32,7 +32,7 @@ internal sealed class ReceivePath
     private readonly UsedBuffer[] _used = new UsedBuffer[VirtioNetDevice.QueueSize];
     private readonly RefusedChain[] _refused = new RefusedChain[VirtioNetDevice.QueueSize];
     // The header, followed by the frame when it is small (written together, see WriteSmallFrame).
-    private readonly byte[] _headed = new byte[NetHeader.Length + SmallFrame];
+    private readonly byte[] _headed = new byte[VirtioNetHeader.Length + SmallFrame];
 
     /// <summary>Frames up to this length go into a buffer with their header in one DMA write: copying them costs less than a second write.</summary>
     private const int SmallFrame = 256;
@@ -106,7 +106,7 @@ internal sealed class ReceivePath
         if (!_device.Transport.DriverOk) { Interlocked.Increment(ref counters.RxDisabled); return; }
         var result = _device.Filter.Accept(frame);
         if (!result.IsAccepted()) { counters.CountRejected(result); return; }
-        if (frame.Length > TransmitPath.MaxChain - NetHeader.Length) { Interlocked.Increment(ref counters.RxTooLong); return; }
+        if (frame.Length > TransmitPath.MaxChain - VirtioNetHeader.Length) { Interlocked.Increment(ref counters.RxTooLong); return; }
         int pair = SteerToPair(frame);
         _refusalsLeft = MaxRefusalsPerCall;
         // Order is kept: while frames wait, new ones queue behind them.
@@ -186,7 +186,7 @@ internal sealed class ReceivePath
         var queue = _device.ReceiveQueue(pair);
         var memory = _device.Memory;
         bool merge = _device.Has(VirtioNetFeatures.MrgRxbuf);
-        long total = NetHeader.Length + frame.Length;
+        long total = VirtioNetHeader.Length + frame.Length;
         int placed = 0;
         int buffers = 0, refused = 0;
         // Refused chains taken before the frame's first buffer, and the frame's buffers taken
@@ -206,7 +206,7 @@ internal sealed class ReceivePath
             var why = status == ChainStatus.Malformed ? Refusal.Malformed
                 // 2.7.5.1: the device writes no device-readable buffer; 5.1.6.3.1: every receive
                 // buffer holds at least a header (a zero-length chain holds nothing).
-                : chain.ReadableCount != 0 || chain.WritableLength < NetHeader.Length ? Refusal.Shape
+                : chain.ReadableCount != 0 || chain.WritableLength < VirtioNetHeader.Length ? Refusal.Shape
                 : (Refusal?)null;
             if (why is null && !merge && chain.WritableLength < total)
             {
@@ -217,19 +217,19 @@ internal sealed class ReceivePath
                 Interlocked.Increment(ref _device.Counters.RxTooLong);
                 return Outcome.Dropped;
             }
-            long offset = buffers == 0 ? NetHeader.Length : 0;
+            long offset = buffers == 0 ? VirtioNetHeader.Length : 0;
             bool withHeader = false;
             if (why is null && buffers == 0)
             {
                 // hdr_len: the parsed headers' length (a frame from the FIFO lost the port's hint;
                 // 5.1.6.4.1 asks for no less than the headers anyway). FromDriver checked they parse.
-                var header = _headed.AsSpan(0, NetHeader.Length);
-                NetHeader.WriteReceived(header, 1, offload.GsoType != GsoType.None && offload.HeaderLength == 0
+                var header = _headed.AsSpan(0, VirtioNetHeader.Length);
+                VirtioNetHeader.Write(header, offload.GsoType != GsoType.None && offload.HeaderLength == 0
                     && FrameHeaders.TryParse(frame, out var parsed) == OffloadStatus.Ok
-                        ? offload with { HeaderLength = (ushort)parsed.HeaderLength } : offload);
+                        ? offload with { HeaderLength = (ushort)parsed.HeaderLength } : offload, buffers: 1);
                 // The header may span descriptors (5.1.6.3.1, note): num_buffers is found by its offset.
                 withHeader = WriteSmallFrame(memory, chain, frame);
-                if (!withHeader && chain.Scatter(memory, 0, header) != NetHeader.Length) why = Refusal.OutsideRam;
+                if (!withHeader && chain.Scatter(memory, 0, header) != VirtioNetHeader.Length) why = Refusal.OutsideRam;
                 if (why is null && (!TryLocate(chain, 10, out countLow) || !TryLocate(chain, 11, out countHigh)))
                     why = Refusal.OutsideRam;
             }
@@ -341,9 +341,9 @@ internal sealed class ReceivePath
     /// </summary>
     private bool WriteSmallFrame(IGuestMemory memory, in DescriptorChain chain, ReadOnlySpan<byte> frame)
     {
-        if (frame.Length > SmallFrame || chain.Segments[chain.ReadableCount].Length < NetHeader.Length + frame.Length) return false;
-        var headed = _headed.AsSpan(0, NetHeader.Length + frame.Length);
-        frame.CopyTo(headed[NetHeader.Length..]);
+        if (frame.Length > SmallFrame || chain.Segments[chain.ReadableCount].Length < VirtioNetHeader.Length + frame.Length) return false;
+        var headed = _headed.AsSpan(0, VirtioNetHeader.Length + frame.Length);
+        frame.CopyTo(headed[VirtioNetHeader.Length..]);
         return chain.Scatter(memory, 0, headed) == headed.Length;
     }
 

@@ -5,18 +5,15 @@ using Polynic.Core.Virtio;
 namespace Polynic.Personalities.VirtioNet;
 
 /// <summary>
-/// Transmit queues (virtio 1.2, 5.1.6.2): each chain is a virtio_net_hdr and a frame. A partial
-/// checksum or a TCP GSO request goes to the port as a <see cref="FrameOffload"/> when the port
-/// does that work; otherwise the core's <see cref="ChecksumOffload"/> and <see cref="TcpSegmenter"/>
-/// finish the frame here.
+/// Transmit queues (virtio 1.2, 5.1.6.2): each chain is a virtio_net_hdr and a frame, handed to the
+/// NIC core's egress as the frame and the <see cref="FrameOffload"/> the header describes.
 /// </summary>
 internal sealed class TransmitPath(VirtioNetDevice device)
 {
     /// <summary>Largest chain accepted: a 64 KiB GSO frame, its Ethernet/VLAN header and the virtio header.</summary>
-    public const int MaxChain = NetHeader.Length + 65536 + 18 + 4;
+    public const int MaxChain = VirtioNetHeader.Length + 65536 + 18 + 4;
 
     private readonly byte[] _chain = new byte[MaxChain];
-    private readonly byte[] _segment = new byte[MaxChain];
 
     /// <summary>
     /// The driver notified transmit queue of pair <paramref name="pair"/>: sends what it holds. With
@@ -99,7 +96,7 @@ internal sealed class TransmitPath(VirtioNetDevice device)
 
     private void Send(in DescriptorChain chain)
     {
-        if (chain.ReadableLength > MaxChain || chain.ReadableLength < NetHeader.Length + 14)
+        if (chain.ReadableLength > MaxChain || chain.ReadableLength < VirtioNetHeader.Length + 14)
         {
             device.Counters.TxErrors++;
             device.Faults.Warn(device.Log, "transmit chain length out of range", (ulong)chain.ReadableLength);
@@ -112,56 +109,15 @@ internal sealed class TransmitPath(VirtioNetDevice device)
             device.Faults.Warn(device.Log, "transmit buffer outside guest RAM", chain.Head);
             return;
         }
-        var frame = _chain.AsSpan(NetHeader.Length, length - NetHeader.Length);
-        if (!NetHeader.TryParse(_chain, out var offload))
+        var frame = _chain.AsSpan(VirtioNetHeader.Length, length - VirtioNetHeader.Length);
+        if (!VirtioNetHeader.TryRead(_chain, frame.Length, out var offload))
         {
             device.Counters.TxErrors++;
-            device.Faults.Warn(device.Log, "unsupported gso_type", _chain[1]);
+            device.Faults.Warn(device.Log, "virtio-net header that does not describe its frame (flags, gso_type)", (ulong)_chain[0] << 8 | _chain[1]);
             return;
         }
-        if (offload.GsoType != GsoType.None) SendSegmentation(frame, offload);
-        else if (offload.NeedsChecksum) SendChecksum(frame, offload);
-        else device.Send(frame);
-    }
-
-    private void SendChecksum(Span<byte> frame, in FrameOffload offload)
-    {
-        if ((device.PortCapabilities & PortCapabilities.Checksum) != 0)
-        {
-            device.Send(frame, offload with { GsoType = GsoType.None, HeaderLength = 0, SegmentSize = 0 });
-            return;
-        }
-        if (!ChecksumOffload.TryComplete(frame, offload))
-        {
-            device.Counters.TxErrors++;
-            device.Faults.Warn(device.Log, "checksum field outside the frame", (ulong)offload.ChecksumStart << 16 | offload.ChecksumOffset);
-        }
-        device.Send(frame);
-    }
-
-    private void SendSegmentation(Span<byte> frame, in FrameOffload offload)
-    {
-        const PortCapabilities gso = PortCapabilities.Segmentation | PortCapabilities.Checksum;
-        if ((device.PortCapabilities & gso) == gso)
-        {
-            // Linux hands virtio the frame exactly as a tap's virtio-net header describes it.
-            device.Counters.TxSegments += (frame.Length - offload.HeaderLength + offload.SegmentSize - 1) / Math.Max(1, (int)offload.SegmentSize);
-            device.Send(frame, offload);
-            return;
-        }
-        var status = TcpSegmenter.TryCreate(frame, offload, out var segmenter);
-        if (status != OffloadStatus.Ok || segmenter.MaxSegmentLength > _segment.Length)
-        {
-            device.Counters.TxErrors++;
-            device.Faults.Warn(device.Log, "GSO frame refused", (ulong)status);
-            return;
-        }
-        // Bounded by the segmenter's segment count (at most TcpSegmenter.DefaultMaxSegments).
-        while (segmenter.TryWriteNext(_segment, out int length))
-        {
-            device.Counters.TxSegments++;
-            device.Send(_segment.AsSpan(0, length));
-        }
+        // hdr_len is a hint without VIRTIO_NET_F_GUEST_HDRLEN (5.1.6.2), which is not offered: the core parses the headers.
+        device.Send(frame, offload with { HeaderLength = 0, DataValid = false });
     }
 
     private void Fault(string what, ulong detail)

@@ -9,7 +9,7 @@ namespace Polynic.Personalities.VirtioNet;
 /// <summary>
 /// A modern (non-transitional) virtio-net device, 1AF4:1041 (virtio 1.2, 4.1 PCI transport and
 /// 5.1 network device), driven by Linux's stock virtio_net: checksum and TCP segmentation offload
-/// on transmit (handed to the port when it can, else done by the core), mergeable receive buffers,
+/// on transmit (the NIC core's egress hands them to the port or completes them), mergeable receive buffers,
 /// a control queue (RX mode, MAC table, VLAN filter, queue pairs), N queue pairs and event-index
 /// notification suppression. The transport and virtqueues are the core's
 /// (<see cref="VirtioPciTransport"/>); this class is what is specific to a NIC.
@@ -83,7 +83,6 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     public ReceiveFilter Filter { get; }
     internal FaultLog Faults { get; }
     internal Microsoft.Extensions.Logging.ILogger Log => Context.Log;
-    internal PortCapabilities PortCapabilities => Port?.Capabilities ?? PortCapabilities.None;
 
     /// <summary>
     /// Receive offloads in effect: the negotiated GUEST_CSUM/GUEST_TSO4/GUEST_TSO6 bits, as
@@ -219,8 +218,7 @@ public sealed partial class VirtioNetDevice : NicDevice, IVirtioDevice, IDisposa
     internal SplitVirtqueue TransmitQueue(int pair) => Transport.Queues[2 * pair + 1];
     internal SplitVirtqueue ControlQueue => Transport.Queues[ControlQueueIndex];
     internal Polynic.Core.Memory.IGuestMemory Memory => Transport.Memory;
-    internal bool Send(ReadOnlySpan<byte> frame) => Transmit(frame);
-    internal bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
+    internal TransmitResult Send(Span<byte> frame, in FrameOffload offload) => Transmit(frame, offload);
 
     /// <summary>Drain rounds per settle: a driver that adds buffers faster than 4096 rounds of a full ring is pathological.</summary>
     private const int MaxSettleRounds = 4096;

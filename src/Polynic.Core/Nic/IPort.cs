@@ -86,7 +86,7 @@ public enum PortCapabilities
     /// <summary>Partial checksums (<see cref="FrameOffload.NeedsChecksum"/>) are completed by the port or its peer (send), or by the NIC's guest (receive).</summary>
     Checksum = 1,
 
-    /// <summary>TCP segmentation (<see cref="FrameOffload.GsoType"/> TCPv4/TCPv6) is done by the port or its peer (send), or the guest takes the large frame whole (receive).</summary>
+    /// <summary>TCP segmentation (<see cref="FrameOffload.GsoType"/> TCPv4/TCPv6 only) is done by the port or its peer (send), or the guest takes the large frame whole (receive).</summary>
     Segmentation = 2,
 }
 
@@ -101,6 +101,11 @@ public enum GsoType : byte
     Udp = 3,
     /// <summary>TCP over IPv6.</summary>
     TcpV6 = 4,
+    /// <summary>
+    /// UDP segmentation into datagrams (VIRTIO_NET_HDR_GSO_UDP_L4, e1000 TSE with TUCMD.TCP clear).
+    /// No port takes it (<see cref="PortCapabilities.Segmentation"/> is TCP only): the NIC core cuts it.
+    /// </summary>
+    UdpL4 = 5,
 }
 
 /// <summary>

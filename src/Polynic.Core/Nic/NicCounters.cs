@@ -9,15 +9,19 @@ namespace Polynic.Core.Nic;
 /// </summary>
 public sealed class NicCounters
 {
-    /// <summary>Frames handed to the port.</summary>
+    /// <summary>Frames the NIC transmitted: taken by the port, or looped back into its own receive path (MAC/PHY loopback).</summary>
     public long TxFrames;
-    /// <summary>Bytes of frames handed to the port.</summary>
+    /// <summary>Bytes of the frames in <see cref="TxFrames"/>.</summary>
     public long TxBytes;
-    /// <summary>Transmit attempts that failed for a reason inside the device (malformed descriptor chain, offload refused).</summary>
+    /// <summary>Transmit attempts that failed for a reason inside the device (malformed descriptor chain, offload refused, checksum field outside the frame).</summary>
     public long TxErrors;
-    /// <summary>Frames the port refused (link down, queue full).</summary>
+    /// <summary>Frames the port refused, or found no port or link for (each segment the core cut counts on its own).</summary>
     public long TxDropped;
-    /// <summary>Segments produced by segmentation offload (each also counted in <see cref="TxFrames"/>).</summary>
+    /// <summary>
+    /// Segments the NIC's TSO/GSO frames yield, counted once per frame sent, whoever cuts them: the core
+    /// (each segment then also one of <see cref="TxFrames"/> or <see cref="TxDropped"/>) or the port it
+    /// handed the frame to whole (the frame then one of <see cref="TxFrames"/> or <see cref="TxDropped"/>).
+    /// </summary>
     public long TxSegments;
 
     /// <summary>Frames delivered to the guest.</summary>

@@ -15,7 +15,7 @@ namespace Polynic.Core.Nic;
 /// Every abstract member runs with <see cref="Sync"/> held, so a personality's state needs no
 /// further locking unless it starts threads of its own.
 /// </remarks>
-public abstract class NicDevice : IPciDevice, IPortReceiver
+public abstract partial class NicDevice : IPciDevice, IPortReceiver
 {
     private IPciDeviceContext? _context;
     private volatile bool _failed;
@@ -244,48 +244,6 @@ public abstract class NicDevice : IPciDevice, IPortReceiver
         catch (Exception e)
         {
             Fail("link change", e);
-        }
-    }
-
-    /// <summary>Sends a complete frame to the port, counting it; false if it was dropped.</summary>
-    protected bool Transmit(ReadOnlySpan<byte> frame)
-    {
-        var port = Port;
-        if (port is null || !PortLinkUp || !Send(port, frame, default, offloaded: false))
-        {
-            Counters.TxDropped++;
-            return false;
-        }
-        Counters.TxFrames++;
-        Counters.TxBytes += frame.Length;
-        return true;
-    }
-
-    /// <summary>Sends a frame whose checksum/segmentation the port completes (only offloads in <see cref="IPort.Capabilities"/>).</summary>
-    protected bool Transmit(ReadOnlySpan<byte> frame, in FrameOffload offload)
-    {
-        var port = Port;
-        if (port is null || !PortLinkUp || !Send(port, frame, offload, offloaded: true))
-        {
-            Counters.TxDropped++;
-            return false;
-        }
-        Counters.TxFrames++;
-        Counters.TxBytes += frame.Length;
-        return true;
-    }
-
-    /// <summary>The port's send, marked on this thread (see <see cref="t_transmitting"/>).</summary>
-    private static bool Send(IPort port, ReadOnlySpan<byte> frame, in FrameOffload offload, bool offloaded)
-    {
-        t_transmitting++;
-        try
-        {
-            return offloaded ? port.Send(frame, offload) : port.Send(frame);
-        }
-        finally
-        {
-            t_transmitting--;
         }
     }
 

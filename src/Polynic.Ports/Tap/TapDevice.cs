@@ -1,5 +1,6 @@
 using System.Text;
 using Polynic.Core.Nic;
+using Polynic.Core.Nic.Offload;
 using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
@@ -85,7 +86,7 @@ internal static unsafe class TapDevice
 
     private static void ConfigureVnetHeader(int fd, string name)
     {
-        int size = VirtioNetHeader.Size;
+        int size = VirtioNetHeader.Length;
         Check(LibC.ioctl(fd, TunIoctl.TUNSETVNETHDRSZ, &size), name, "TUNSETVNETHDRSZ 12");
 
         // The v1 header is little-endian (virtio 1.x). On a little-endian host that is also tun's

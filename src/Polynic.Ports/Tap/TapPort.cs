@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polynic.Core.Nic;
+using Polynic.Core.Nic.Offload;
 using Polynic.Native;
 
 namespace Polynic.Ports.Tap;
@@ -140,10 +141,10 @@ public sealed unsafe class TapPort : IPort
             {
                 if (VnetHeader)
                 {
-                    byte* header = stackalloc byte[VirtioNetHeader.Size];
-                    VirtioNetHeader.Write(new Span<byte>(header, VirtioNetHeader.Size), offload);
+                    byte* header = stackalloc byte[VirtioNetHeader.Length];
+                    VirtioNetHeader.Write(new Span<byte>(header, VirtioNetHeader.Length), offload);
                     var iov = stackalloc LibC.IoVec[2];
-                    iov[0] = new LibC.IoVec { Base = header, Length = VirtioNetHeader.Size };
+                    iov[0] = new LibC.IoVec { Base = header, Length = VirtioNetHeader.Length };
                     iov[1] = new LibC.IoVec { Base = data, Length = (nuint)frame.Length };
                     written = LibC.writev(tap.Number, iov, 2);
                 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Polynic.Core.Nic;
+using Polynic.Core.Nic.Offload;
 using Polynic.Native;
 using Polynic.Ports.Sockets;
 
@@ -29,11 +30,11 @@ internal sealed unsafe class TapReceiveLoop : PollingReceiveLoop
     /// </summary>
     public TapReceiveLoop(string portName, FileDescriptor tap, bool vnetHeader, PortCapabilities offloads, IPortReceiver receiver,
         PortCounters counters, ILogger logger, Action<string> linkLost)
-        : base(portName, FrameBufferSize + (vnetHeader ? VirtioNetHeader.Size : 0), counters, logger,
+        : base(portName, FrameBufferSize + (vnetHeader ? VirtioNetHeader.Length : 0), counters, logger,
             linkLost, TapLog.ReceiveThreadStuck)
     {
         _tap = tap;
-        _headerLength = vnetHeader ? VirtioNetHeader.Size : 0;
+        _headerLength = vnetHeader ? VirtioNetHeader.Length : 0;
         _offloads = offloads;
         _receiver = new ReceiverGuard(portName, receiver, counters, logger, TapLog.ReceiverFault);
     }

@@ -76,7 +76,7 @@ public sealed partial class Rtl8139GuestTests(RigFixture rig, ITestOutputHelper 
             var clock = Stopwatch.StartNew();
             var again = FileTransfer.Sha256Of(await r.Peer.RunToolAsync($"busybox wget -q -O - {copy.GuestFileUrl} | sha256sum", Long));
             Assert.Equal(copy.GuestFileSha256, again);
-            output.WriteLine($"{driver}: 16 MiB guest -> host with TSO in {clock.Elapsed.TotalSeconds:0.0} s, {r.Device.Counters.TxSegments - segmentsBefore} large sends");
+            output.WriteLine($"{driver}: 16 MiB guest -> host with TSO in {clock.Elapsed.TotalSeconds:0.0} s, {r.Device.Counters.TxSegments - segmentsBefore} segments from large sends");
             Assert.True(r.Device.Counters.TxSegments > segmentsBefore, "no large send reached the device");
         }
         output.WriteLine(string.Join(", ", r.Device.Counters.Snapshot().Where(c => c.Value != 0).Select(c => $"{c.Key}={c.Value}")));

@@ -59,6 +59,9 @@ public ref struct TcpSegmenter
     /// <summary>Number of segments the frame yields.</summary>
     public readonly int SegmentCount { get; }
 
+    /// <summary>The parsed headers of the frame being segmented.</summary>
+    public readonly FrameHeaders Headers => _headers;
+
     /// <summary>Length of the headers copied into every segment.</summary>
     public readonly int HeaderLength => _headers.HeaderLength;
 

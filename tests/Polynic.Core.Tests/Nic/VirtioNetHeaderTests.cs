@@ -1,15 +1,18 @@
 using System.Buffers.Binary;
 using Polynic.Core.Nic;
-using Polynic.Ports.Tap;
+using Polynic.Core.Nic.Offload;
 
-namespace Polynic.Ports.Tests.Tap;
+namespace Polynic.Core.Tests.Nic;
 
-/// <summary>The tap's receive header is untrusted: every field is checked against the frame it precedes.</summary>
+/// <summary>
+/// The one virtio-net header codec of the tap port and the virtio-net personality: a header read from
+/// either is untrusted, every field is checked against the frame it precedes.
+/// </summary>
 public sealed class VirtioNetHeaderTests
 {
     private static byte[] Header(byte flags, byte gso, ushort hdrLen, ushort gsoSize, ushort csumStart, ushort csumOffset)
     {
-        var h = new byte[VirtioNetHeader.Size];
+        var h = new byte[VirtioNetHeader.Length];
         h[0] = flags;
         h[1] = gso;
         BinaryPrimitives.WriteUInt16LittleEndian(h.AsSpan(2), hdrLen);
@@ -41,5 +44,20 @@ public sealed class VirtioNetHeaderTests
         ushort csumStart, ushort csumOffset, int frameLength)
     {
         Assert.False(VirtioNetHeader.TryRead(Header(flags, gso, hdrLen, gsoSize, csumStart, csumOffset), frameLength, out _));
+    }
+
+    [Fact]
+    public void What_is_written_reads_back_as_the_same_offload_with_unused_fields_zero()
+    {
+        var h = new byte[VirtioNetHeader.Length];
+        var tso = new FrameOffload(true, 34, 16, GsoType.TcpV6, 74, 1428);
+        VirtioNetHeader.Write(h, tso, buffers: 3);
+        Assert.Equal(3, BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(10)));
+        Assert.True(VirtioNetHeader.TryRead(h, 60_000, out var read));
+        Assert.Equal(tso, read);
+
+        // DATA_VALID only without NEEDS_CSUM (virtio 1.2, 5.1.6.4.1); no stale checksum or GSO fields.
+        VirtioNetHeader.Write(h, new FrameOffload(false, 99, 99, GsoType.None, 99, 99) { DataValid = true });
+        Assert.Equal(new byte[] { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, h);
     }
 }
