@@ -64,6 +64,7 @@ public sealed class ServerHost : IAsyncDisposable
         Modules = modules;
         _loggers = loggers;
         _log = loggers.CreateLogger("Polynic.Server");
+        Metrics = new ServerMetrics(this);
     }
 
     /// <summary>The configuration the server started with.</summary>
@@ -86,6 +87,9 @@ public sealed class ServerHost : IAsyncDisposable
 
     /// <summary>The switches by name.</summary>
     public IReadOnlyDictionary<string, L2Switch> Switches => _switches;
+
+    /// <summary>The server's counters as metrics instruments (meter "Polynic"), read when collected; ended when the host is disposed.</summary>
+    public ServerMetrics Metrics { get; }
 
     /// <summary>The capture file being written, if any.</summary>
     public string? CaptureFile => _capture?.Path;
@@ -315,6 +319,7 @@ public sealed class ServerHost : IAsyncDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            Metrics.Dispose();
             ServedFunction[] functions;
             lock (_functions)
             {
