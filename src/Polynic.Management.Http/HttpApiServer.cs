@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Polynic.Management.Control;
 using Polynic.Management.Hosting;
 
@@ -16,19 +17,22 @@ namespace Polynic.Management.Http;
 /// <summary>
 /// The management API over HTTP (Kestrel, in the <c>polynic serve</c> process): JSON resources for
 /// modules, personalities and NICs on the operations of <see cref="ManagementService"/>, an
-/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json. Every request passes
+/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, and the server's metrics
+/// for Prometheus at <c>/metrics</c> (<see cref="MetricsEndpoint"/>). Every request passes
 /// <see cref="AccessPolicy"/> first.
 /// </summary>
 public sealed class HttpApiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AccessToken _token;
+    private readonly MeterProvider _metrics;
     private readonly string? _unixSocket;
 
-    private HttpApiServer(WebApplication app, AccessToken token, Uri url, string? unixSocket)
+    private HttpApiServer(WebApplication app, AccessToken token, MeterProvider metrics, Uri url, string? unixSocket)
     {
         _app = app;
         _token = token;
+        _metrics = metrics;
         Url = url;
         _unixSocket = unixSocket;
     }
@@ -62,6 +66,7 @@ public sealed class HttpApiServer : IAsyncDisposable
         }
 
         var token = AccessToken.OpenOrCreate(options.TokenFile);
+        MeterProvider? metrics = null;
         try
         {
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Polynic", EnvironmentName = "Production" });
@@ -119,6 +124,8 @@ public sealed class HttpApiServer : IAsyncDisposable
             app.UseStatusCodePages();
             app.MapOpenApi("/openapi/{documentName}.json");
             ApiEndpoints.Map(app, new ManagementService(host));
+            metrics = MetricsEndpoint.CreateProvider(host.Metrics);
+            MetricsEndpoint.Map(app, metrics);
 
             await app.StartAsync(cancellationToken);
             Uri url;
@@ -141,10 +148,11 @@ public sealed class HttpApiServer : IAsyncDisposable
                 url = new Uri($"{scheme}://{(listen.IsLocalhostName ? "localhost" : literal)}:{port}/");
             }
             policy.Value = new AccessPolicy(token, scheme, hosts, anyAddressPort);
-            return new HttpApiServer(app, token, url, listen.UnixSocket);
+            return new HttpApiServer(app, token, metrics, url, listen.UnixSocket);
         }
         catch
         {
+            metrics?.Dispose();
             token.Dispose();
             throw;
         }
@@ -154,6 +162,7 @@ public sealed class HttpApiServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _metrics.Dispose();
         _token.Dispose();
         if (_unixSocket is not null) File.Delete(_unixSocket);
     }
