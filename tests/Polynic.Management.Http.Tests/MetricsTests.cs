@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Polynic.Core.Nic;
 using Polynic.Management.Configuration;
@@ -84,38 +83,9 @@ public sealed class MetricsTests(ITestOutputHelper output)
         await MoveFramesAsync(server);
         string scrape = await server.Client.GetStringAsync("metrics");
 
-        var (exitCode, promtoolOutput) = await PromtoolCheckAsync(scrape);
+        var (exitCode, promtoolOutput) = await Promtool.CheckMetricsAsync(scrape);
         output.WriteLine($"promtool check metrics: exit {exitCode}\n{promtoolOutput}\nthe scrape it checked:\n{scrape}");
         Assert.True(exitCode == 0, $"promtool check metrics failed (exit {exitCode}):\n{promtoolOutput}\nscrape:\n{scrape}");
-    }
-
-    /// <summary>Runs <c>promtool check metrics</c> on <paramref name="scrape"/>; throws if promtool is not installed.</summary>
-    internal static async Task<(int ExitCode, string Output)> PromtoolCheckAsync(string scrape)
-    {
-        var start = new ProcessStartInfo("promtool", "check metrics")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new Xunit.Sdk.XunitException($"promtool is not installed ({e.Message}): apt-get install prometheus (.ci/run does)");
-        }
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.StandardInput.WriteAsync(scrape);
-            process.StandardInput.Close();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            return (process.ExitCode, (await stdout) + (await stderr));
-        }
     }
 
     /// <summary>
