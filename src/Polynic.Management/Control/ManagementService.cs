@@ -208,13 +208,10 @@ public sealed class ManagementService(ServerHost host)
     {
         var settings = FaultSpec.Parse(spec);
         var function = host.Functions.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}' is served");
-        for (var port = function.Port; port is not null; port = (port as PortDecorator)?.Inner)
+        if (PortStack.Walk(function.Port).OfType<FaultInjectionPort>().FirstOrDefault() is { } faults)
         {
-            if (port is FaultInjectionPort faults)
-            {
-                faults.Settings = settings;
-                return settings;
-            }
+            faults.Settings = settings;
+            return settings;
         }
         throw new InvalidOperationException($"NIC '{name}' has no fault injection on its port (give it a <faults/> element in the configuration)");
     }

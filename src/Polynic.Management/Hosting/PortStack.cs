@@ -18,31 +18,30 @@ public sealed record PortLayer(string Kind, string Name, IReadOnlyDictionary<str
 public static class PortStack
 {
     /// <summary>The layers from the NIC's side to the wire.</summary>
-    public static IReadOnlyList<PortLayer> Layers(IPort port)
+    public static IReadOnlyList<PortLayer> Layers(IPort port) => Walk(port).Select(Describe).ToList();
+
+    /// <summary>Each layer of the stack, outermost first (a decorator's <see cref="PortDecorator.Inner"/> is the next).</summary>
+    public static IEnumerable<IPort> Walk(IPort? port)
     {
-        var layers = new List<PortLayer>();
-        for (IPort? p = port; p is not null; p = (p as PortDecorator)?.Inner) layers.Add(Describe(p));
-        return layers;
+        for (var p = port; p is not null; p = (p as PortDecorator)?.Inner) yield return p;
     }
 
-    /// <summary>The real port at the bottom of the stack (the tap, switch port or socket).</summary>
-    public static IPort Wire(IPort port)
+    /// <summary>The traffic counters of a port that moves frames itself (tap, socket, loopback); null for decorators and switch ports, which count their own way.</summary>
+    public static PortCounters? TrafficCounters(IPort port) => port switch
     {
-        while (port is PortDecorator d) port = d.Inner;
-        return port;
-    }
-
-    /// <summary>The first layer of type <typeparamref name="T"/> in the stack, or null.</summary>
-    public static T? Find<T>(IPort? port) where T : class, IPort
-    {
-        for (var p = port; p is not null; p = (p as PortDecorator)?.Inner)
-            if (p is T found) return found;
-        return null;
-    }
+        TapPort t => t.Counters,
+        StreamPort s => s.Counters,
+        DgramPort d => d.Counters,
+        Polynic.Ports.Loopback.LoopbackPort l => l.Counters,
+        _ => null,
+    };
 
     private static PortLayer Describe(IPort port) => port switch
     {
         TapPort t => new("tap", t.Name, Of(t.Counters)),
+        StreamPort s => new("stream", s.Name, Of(s.Counters)),
+        DgramPort d => new("dgram", d.Name, Of(d.Counters)),
+        Polynic.Ports.Loopback.LoopbackPort l => new("loopback", l.Name, Of(l.Counters)),
         SwitchPort s => new("switch", s.Name, new Dictionary<string, long>
         {
             ["framesIn"] = s.Counters.FramesIn,
@@ -55,9 +54,6 @@ public static class PortStack
             ["droppedLinkDown"] = s.Counters.DroppedLinkDown,
             ["receiverFaults"] = s.Counters.ReceiverFaults,
         }),
-        StreamPort s => new("stream", s.Name, Of(s.Counters)),
-        DgramPort d => new("dgram", d.Name, Of(d.Counters)),
-        Polynic.Ports.Loopback.LoopbackPort l => new("loopback", l.Name, Of(l.Counters)),
         FaultInjectionPort f => new("faults", f.Name, new Dictionary<string, long>
         {
             ["outboundDropped"] = f.Counters.Outbound.Dropped,

@@ -61,19 +61,9 @@ public sealed partial class ServerMetrics
     private IEnumerable<(ServedFunction Nic, IPort Port)> PortLayers()
     {
         foreach (var f in _host.Functions)
-            for (var port = f.Port; port is not null; port = (port as PortDecorator)?.Inner)
+            foreach (var port in PortStack.Walk(f.Port))
                 yield return (f, port);
     }
-
-    /// <summary>The counters of the port that moves the frames (the innermost layer); a switch port has its own (<see cref="SwitchPortCounters"/>).</summary>
-    private static PortCounters? CountersOf(IPort port) => port switch
-    {
-        TapPort t => t.Counters,
-        StreamPort s => s.Counters,
-        DgramPort d => d.Counters,
-        LoopbackPort l => l.Counters,
-        _ => null,
-    };
 
     private static KeyValuePair<string, object?>[] PortTags(ServedFunction f, IPort port) => [new("nic", f.Name), new("port", port.Name)];
 
@@ -83,7 +73,7 @@ public sealed partial class ServerMetrics
     private IEnumerable<Measurement<long>> PortCounterValues(Func<PortCounters, long> read)
     {
         foreach (var (f, port) in PortLayers())
-            if (CountersOf(port) is { } c) yield return new Measurement<long>(read(c), PortTags(f, port));
+            if (PortStack.TrafficCounters(port) is { } c) yield return new Measurement<long>(read(c), PortTags(f, port));
     }
 
     private void PortLayer<TPort>(string name, string unit, string description, Func<TPort, long> read) where TPort : class, IPort =>
