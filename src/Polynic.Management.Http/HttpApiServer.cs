@@ -16,8 +16,8 @@ namespace Polynic.Management.Http;
 /// <summary>
 /// The management API over HTTP (Kestrel, in the <c>polynic serve</c> process): JSON resources for
 /// modules, personalities and NICs on the operations of <see cref="ManagementService"/>, an
-/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json. Every request passes
-/// <see cref="AccessPolicy"/> first.
+/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, and the web dashboard at
+/// <c>/</c>. Every request passes <see cref="AccessPolicy"/> first.
 /// </summary>
 public sealed class HttpApiServer : IAsyncDisposable
 {
@@ -35,6 +35,13 @@ public sealed class HttpApiServer : IAsyncDisposable
 
     /// <summary>The API's base address (for a Unix socket: <c>http://localhost/</c>, reached through the socket).</summary>
     public Uri Url { get; }
+
+    /// <summary>
+    /// The web dashboard's address with the token in its fragment (<c>/#token=...</c>: a browser
+    /// never sends the fragment, and the page removes it from the address bar); null for a Unix
+    /// socket, which no browser reaches.
+    /// </summary>
+    public Uri? DashboardUrl => _unixSocket is null ? new Uri($"{Url}#token={Uri.EscapeDataString(_token.Value)}") : null;
 
     /// <summary>The file that holds the access token.</summary>
     public string TokenFile => _token.File;
@@ -119,6 +126,7 @@ public sealed class HttpApiServer : IAsyncDisposable
             app.UseStatusCodePages();
             app.MapOpenApi("/openapi/{documentName}.json");
             ApiEndpoints.Map(app, new ManagementService(host));
+            DashboardAssets.Map(app);
 
             await app.StartAsync(cancellationToken);
             Uri url;
