@@ -12,8 +12,9 @@ export function portKind(nic, switches) {
   if (!port) return 'none';
   if (port.startsWith('tap:')) return 'tap';
   if (switches.some(s => port.startsWith(`${s.name}:`))) return 'switch';
-  if (/^(stream|dgram)/.test(port)) return 'socket';
-  return 'other';
+  if (/^(stream-server|stream-client|dgram):/.test(port)) return 'socket';
+  // A switch port is named SWITCH:NIC; without the switch list it is still recognisable.
+  return /^[A-Za-z][A-Za-z0-9_.-]*:/.test(port) ? 'switch' : 'other';
 }
 
 /** The link as one word: up, down (cable pulled) or unknown (no detail). */
@@ -34,7 +35,7 @@ export function drawTopology(element, nics, details, switches) {
     for (const n of members) rows.push({ nic: n, sw: s });
     for (const p of extraPorts) rows.push({ sw: s, orphan: p });
   }
-  for (const n of nics) if (portKind(n, switches) !== 'switch') rows.push({ nic: n });
+  for (const n of nics) if (!rows.some(r => r.nic === n)) rows.push({ nic: n });
 
   const heightOf = Math.max(1, rows.length) * row + 20;
   element.setAttribute('viewBox', `0 0 ${portX + portWidth + 20} ${heightOf}`);
@@ -89,8 +90,9 @@ export function drawTopology(element, nics, details, switches) {
 
     group.append(svg('line', { x1: nicX + nicWidth, y1: middle, x2: portX, y2: middle, class: link === 'down' ? 'wire absent' : 'wire' }));
     if (kind === 'switch') {
-      const name = nic.port.slice(r.sw.name.length + 1);
-      const p = r.sw.ports.find(q => q.name === name || q.name === nic.name) ?? { name };
+      const switchName = r.sw?.name ?? nic.port.slice(0, nic.port.indexOf(':'));
+      const name = nic.port.slice(switchName.length + 1);
+      const p = r.sw?.ports.find(q => q.name === name || q.name === nic.name) ?? { name: `${switchName}:${name}` };
       group.append(portLabel(p, y, middle));
     } else {
       group.append(svg('rect', { x: portX, y: y + 8, width: portWidth, height: row - 26, rx: 4, class: `port ${kind}` }));
@@ -102,15 +104,15 @@ export function drawTopology(element, nics, details, switches) {
 }
 
 function vlanText(p) {
-  if (p.trunk) return `trunk ${[].concat(p.trunk).join(',')}`;
-  return `vlan ${p.vlan ?? 1}`;
+  if (p.trunk) return ` · trunk ${[].concat(p.trunk).join(',')}`;
+  return p.vlan === undefined ? '' : ` · vlan ${p.vlan}`;
 }
 
 function portLabel(p, y, middle) {
   const group = svg('g', { 'data-port': p.name });
   group.append(svg('rect', { x: portX - 6, y: middle - 6, width: 12, height: 12, class: 'switch-port' }));
   group.append(svg('text', { x: portX + 12, y: middle + 4, class: 'port-name', 'data-role': 'topology-port' },
-    `port ${p.name} · ${vlanText(p)}`));
+    `port ${p.name}${vlanText(p)}`));
   return group;
 }
 
