@@ -8,4 +8,6 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModulesCommand.Create());
 root.Subcommands.Add(ModulesCommand.CreateNics());
 root.Subcommands.Add(FuzzCommand.Create());
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C and SIGTERM cancel the command's token; the command then stops what it started (guests,
+// servers, taps), which takes longer than the library's default 2 s grace before it ends the process.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });

@@ -28,6 +28,15 @@ public sealed record HttpApiOptions
     /// <summary>Allow plain HTTP on a non-loopback address (the token then crosses the network in clear).</summary>
     public bool Insecure { get; init; }
 
+    /// <summary>
+    /// Where captures started through the API write their files (created 0700; refused if another
+    /// user could change it). The files stay after the server stops.
+    /// </summary>
+    public string CaptureDirectory { get; init; } = DefaultCaptureDirectory;
+
+    /// <summary>The default <see cref="CaptureDirectory"/>.</summary>
+    public const string DefaultCaptureDirectory = "/var/tmp/polynic/captures";
+
     /// <summary>Longest request body accepted, in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = 64 * 1024;
 }

@@ -24,10 +24,12 @@ public sealed class HttpApiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly AccessToken _token;
     private readonly string? _unixSocket;
+    private readonly CaptureSessions _captures;
 
-    private HttpApiServer(WebApplication app, AccessToken token, Uri url, string? unixSocket)
+    private HttpApiServer(WebApplication app, AccessToken token, Uri url, string? unixSocket, CaptureSessions captures)
     {
         _app = app;
+        _captures = captures;
         _token = token;
         Url = url;
         _unixSocket = unixSocket;
@@ -45,6 +47,9 @@ public sealed class HttpApiServer : IAsyncDisposable
 
     /// <summary>The file that holds the access token.</summary>
     public string TokenFile => _token.File;
+
+    /// <summary>Captures started through the API.</summary>
+    public CaptureSessions Captures => _captures;
 
     /// <summary>The access token.</summary>
     public string Token => _token.Value;
@@ -69,6 +74,7 @@ public sealed class HttpApiServer : IAsyncDisposable
         }
 
         var token = AccessToken.OpenOrCreate(options.TokenFile);
+        CaptureSessions? captures = null;
         try
         {
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Polynic", EnvironmentName = "Production" });
@@ -125,7 +131,8 @@ public sealed class HttpApiServer : IAsyncDisposable
             // route) get a problem+json body too, not an empty page.
             app.UseStatusCodePages();
             app.MapOpenApi("/openapi/{documentName}.json");
-            ApiEndpoints.Map(app, new ManagementService(host));
+            captures = new CaptureSessions(host, options.CaptureDirectory, loggers);
+            ApiEndpoints.Map(app, new ManagementService(host), host.Events, captures, app.Lifetime.ApplicationStopping);
             DashboardAssets.Map(app);
 
             await app.StartAsync(cancellationToken);
@@ -149,10 +156,11 @@ public sealed class HttpApiServer : IAsyncDisposable
                 url = new Uri($"{scheme}://{(listen.IsLocalhostName ? "localhost" : literal)}:{port}/");
             }
             policy.Value = new AccessPolicy(token, scheme, hosts, anyAddressPort);
-            return new HttpApiServer(app, token, url, listen.UnixSocket);
+            return new HttpApiServer(app, token, url, listen.UnixSocket, captures);
         }
         catch
         {
+            captures?.Dispose();
             token.Dispose();
             throw;
         }
@@ -162,6 +170,7 @@ public sealed class HttpApiServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _captures.Dispose();
         _token.Dispose();
         if (_unixSocket is not null) File.Delete(_unixSocket);
     }

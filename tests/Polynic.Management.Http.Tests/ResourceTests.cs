@@ -75,7 +75,7 @@ public sealed class ResourceTests
         await AssertProblemAsync(await client.PostAsJsonAsync("api/v1/modules", new { }), HttpStatusCode.BadRequest, "path");
         await AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = "nonsense" }), HttpStatusCode.BadRequest, "PERSONALITY:SOCKET");
         await AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"nosuch:{server.Work}/x.sock" }), HttpStatusCode.UnprocessableEntity, "nosuch");
-        await AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/x.sock,unplugged,tap=pn9" }), HttpStatusCode.BadRequest, "two ports");
+        await AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/x.sock,unplugged,tap=pn9" }), HttpStatusCode.BadRequest, "more than one port");
 
         // A module file that is not a module: refused, with the catalog's entry for it.
         string junk = Path.Combine(server.Work, "junk.dll");

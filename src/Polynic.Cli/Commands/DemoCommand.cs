@@ -22,10 +22,15 @@ internal static class DemoCommand
             Description = "Where the lan demo writes its pcapng capture.",
             DefaultValueFactory = _ => new DirectoryInfo("/var/tmp/polynic"),
         };
+        var dashboard = new Option<bool>("--dashboard")
+        {
+            Description = "lan: after the report, serve the web dashboard and HTTP API on a free loopback port (the URL with its token is printed) and keep traffic flowing between the guests until Ctrl-C.",
+        };
         var command = new Command("demo",
             "Prepare the guest rig if needed, serve Polynic NICs over vfio-user, boot real Linux guests under QEMU against them, show traffic and counters, clean up.");
         command.Arguments.Add(scenario);
         command.Options.Add(captureDirectory);
+        command.Options.Add(dashboard);
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var loggerFactory = Logging.Create(LogLevel.Warning);
@@ -33,7 +38,7 @@ internal static class DemoCommand
             {
                 return parse.GetValue(scenario) == "diagnostic"
                     ? (await DiagnosticTour.RunAsync(Console.Out, loggerFactory, false, cancellationToken)).Passed ? 0 : 1
-                    : await LanDemo.RunAsync(Console.Out, loggerFactory, parse.GetValue(captureDirectory)!.FullName, cancellationToken) ? 0 : 1;
+                    : await LanDemo.RunAsync(Console.Out, loggerFactory, parse.GetValue(captureDirectory)!.FullName, parse.GetValue(dashboard), cancellationToken) ? 0 : 1;
             }
             catch (RigPrerequisiteException e)
             {

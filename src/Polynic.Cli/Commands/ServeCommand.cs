@@ -43,6 +43,10 @@ internal static class ServeCommand
         };
         var httpCertificate = new Option<FileInfo?>("--http-certificate") { Description = "Serve the API over HTTPS with this PEM file (certificate and private key)." };
         var httpInsecure = new Option<bool>("--http-insecure") { Description = "Allow plain HTTP on an address other machines can reach (the token then crosses the network in clear)." };
+        var httpCaptures = new Option<DirectoryInfo?>("--http-capture-dir")
+        {
+            Description = "Where captures started through the API are written (created 0700; refused if another user could change it). Default /var/tmp/polynic/captures. The files stay after the server stops.",
+        };
         var command = new Command("serve", "Serve Polynic NICs to VMMs over vfio-user (QEMU: -device vfio-user-pci,socket=...) until Ctrl-C.");
         command.Options.Add(config);
         command.Options.Add(devices);
@@ -54,6 +58,7 @@ internal static class ServeCommand
         command.Options.Add(httpToken);
         command.Options.Add(httpCertificate);
         command.Options.Add(httpInsecure);
+        command.Options.Add(httpCaptures);
         command.SetAction(async (parse, cancellationToken) =>
         {
             PolynicConfiguration configuration;
@@ -127,6 +132,7 @@ internal static class ServeCommand
                             TokenFile = parse.GetValue(httpToken)?.FullName,
                             Certificate = parse.GetValue(httpCertificate)?.FullName,
                             Insecure = parse.GetValue(httpInsecure),
+                            CaptureDirectory = parse.GetValue(httpCaptures)?.FullName ?? HttpApiOptions.DefaultCaptureDirectory,
                         }, loggerFactory, cancellationToken);
                     }
                     catch (Exception e) when (e is FormatException or ArgumentException or IOException)

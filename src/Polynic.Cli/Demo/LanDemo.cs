@@ -6,6 +6,7 @@ using Polynic.Core.Nic;
 using Polynic.Management.Configuration;
 using Polynic.Cli.Serving;
 using Polynic.Management.Hosting;
+using Polynic.Management.Http;
 using Polynic.Ports.Capture;
 using Polynic.Rig;
 using Polynic.Rig.Guests;
@@ -19,7 +20,16 @@ namespace Polynic.Cli.Demo;
 /// </summary>
 internal static partial class LanDemo
 {
-    public static async Task<bool> RunAsync(TextWriter output, ILoggerFactory loggers, string captureDirectory, CancellationToken cancellationToken)
+    /// <param name="output">Where the report goes.</param>
+    /// <param name="loggers">Where the server's logs go.</param>
+    /// <param name="captureDirectory">Where the capture goes.</param>
+    /// <param name="dashboard">
+    /// After the report, serve the HTTP API and dashboard on a free loopback port, print its URL
+    /// with the token, and keep traffic flowing between the guests until <paramref name="cancellationToken"/>
+    /// (Ctrl-C), then stop everything.
+    /// </param>
+    /// <param name="cancellationToken">Stops the demo.</param>
+    public static async Task<bool> RunAsync(TextWriter output, ILoggerFactory loggers, string captureDirectory, bool dashboard, CancellationToken cancellationToken)
     {
         // Before anything slow: a capture directory that is refused ends the demo at once.
         var capture = DemoCapture.Prepare(captureDirectory, DateTime.Now);
@@ -90,19 +100,47 @@ internal static partial class LanDemo
                 output.WriteLine($"    {f.Name} NIC: tx {n.TxFrames} frames, rx {n.RxFrames} frames, DMA faults {n.DmaFaults}, descriptor faults {n.DescriptorFaults}");
             }
             bool passed = summary.Success && summary.Groups[1].Value == summary.Groups[2].Value && there != "?" && back != "?";
+            if (dashboard)
+            {
+                output.WriteLine(passed ? "Demo passed." : "Demo FAILED.");
+                await ServeDashboardAsync(output, host, vm1, Path.Combine(captureDirectory, "captures"), loggers, cancellationToken);
+            }
             var captured = host.Functions.Select(f => f.Port).OfType<CapturePort>().ToArray();
             await host.DisposeAsync();
             output.WriteLine($"Capture of both ports: {capture} (open with wireshark or tshark -r)");
             long leftOut = captured.Sum(c => c.Counters.FramesDropped);
             if (leftOut > 0)
                 output.WriteLine($"    {leftOut} frames were left out of the capture: the disk was slower than the traffic (the guests' traffic was not affected)");
-            output.WriteLine(passed ? "Demo passed." : "Demo FAILED.");
+            if (!dashboard) output.WriteLine(passed ? "Demo passed." : "Demo FAILED.");
             return passed;
         }
         finally
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Serves the API and dashboard and keeps a ping and a 20 Mbit/s iperf3 stream running from vm1
+    /// to vm2 until Ctrl-C, so the page has something to show. Everything it starts stops with the
+    /// guests and the host, which the caller disposes.
+    /// </summary>
+    private static async Task ServeDashboardAsync(TextWriter output, ServerHost host, Guest vm1, string captures, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        await using var api = await HttpApiServer.StartAsync(host, new HttpApiOptions { Listen = "127.0.0.1:0", CaptureDirectory = captures }, loggers, cancellationToken);
+        await vm1.RunCheckedAsync("(ping -i 0.2 10.80.0.2 >/dev/null 2>&1 &) ; (iperf3 -c 10.80.0.2 -t 0 -b 20M >/dev/null 2>&1 &)", TimeSpan.FromSeconds(20), cancellationToken);
+        output.WriteLine($"Dashboard: {api.Url}#token={api.Token}");
+        output.WriteLine($"API and metrics: {api.Url}api/v1/nics, {api.Url}metrics (Authorization: Bearer, token in {api.TokenFile})");
+        output.WriteLine("Traffic keeps flowing between the guests; Ctrl-C stops everything.");
+        output.Flush();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        output.WriteLine("Stopping: the API, both guests and the server.");
     }
 
     private static NicConfiguration Nic(string name, string directory, string mac) =>

@@ -43,6 +43,25 @@ public sealed class InterruptRouter
     /// <summary>The mechanism the guest enabled; MSI-X takes precedence, then MSI, else INTx.</summary>
     public InterruptMode Mode => _mode;
 
+    /// <summary>
+    /// Vectors the guest enabled in <see cref="Mode"/>: the MSI-X table's size, MSI's Multiple
+    /// Message Enable, 1 for an INTx pin the guest has not disabled, else 0 (no interrupts).
+    /// </summary>
+    public int EnabledVectors
+    {
+        get
+        {
+            InterruptConfig config;
+            lock (_lock) config = _config;
+            return _mode switch
+            {
+                InterruptMode.Msix => _msix?.Vectors ?? 0,
+                InterruptMode.Msi => config.MsiEnabledVectors,
+                _ => config.IntxDisabled ? 0 : 1,
+            };
+        }
+    }
+
     /// <summary>The INTx pin level after Interrupt Disable: what the VMM's interrupt controller sees.</summary>
     public bool IntxPinAsserted => _intxPin;
 

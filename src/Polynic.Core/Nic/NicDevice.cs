@@ -19,6 +19,8 @@ public abstract partial class NicDevice : IPciDevice, IPortReceiver
 {
     private IPciDeviceContext? _context;
     private volatile bool _failed;
+    private volatile bool _cableUnplugged;
+    private bool _portCarrier;
     private byte[]? _offloadScratch;
 
     /// <summary>
@@ -43,8 +45,43 @@ public abstract partial class NicDevice : IPciDevice, IPortReceiver
     /// <summary>The port frames go to, once attached.</summary>
     public IPort? Port { get; private set; }
 
-    /// <summary>Whether the attached port reports carrier.</summary>
+    /// <summary>
+    /// Whether the link is up as the guest sees it: the attached port reports carrier and the
+    /// cable is plugged in (<see cref="CableConnected"/>).
+    /// </summary>
     public bool PortLinkUp { get; private set; }
+
+    /// <summary>Whether the attached port reports carrier (a tap that exists and is up, a peer that is there).</summary>
+    public bool PortCarrier => _portCarrier;
+
+    /// <summary>
+    /// Whether the NIC's cable is plugged in: true unless management pulled it
+    /// (<see cref="SetCableConnected"/>). With the cable out the guest sees the link down, frames it
+    /// transmits are dropped (counted in <see cref="NicCounters.TxDropped"/>) and nothing from the
+    /// port reaches it, as on hardware whose cable was pulled.
+    /// </summary>
+    public bool CableConnected => !_cableUnplugged;
+
+    /// <summary>
+    /// Plugs the cable in or pulls it out (management's link toggle): the link the guest sees
+    /// changes, with the personality's link-change interrupt, when the port has carrier.
+    /// </summary>
+    public void SetCableConnected(bool connected)
+    {
+        if (_failed) return;
+        try
+        {
+            lock (Sync)
+            {
+                _cableUnplugged = !connected;
+                ApplyLink();
+            }
+        }
+        catch (Exception e)
+        {
+            Fail("link change", e);
+        }
+    }
 
     /// <summary>Held during every register access, received frame, link change and reset.</summary>
     protected object Sync { get; } = new();
@@ -110,7 +147,8 @@ public abstract partial class NicDevice : IPciDevice, IPortReceiver
 
     void IPortReceiver.Receive(ReadOnlySpan<byte> frame)
     {
-        if (_failed) return;
+        // A pulled cable carries nothing to the NIC.
+        if (_failed || _cableUnplugged) return;
         try
         {
             lock (Sync)
@@ -139,7 +177,7 @@ public abstract partial class NicDevice : IPciDevice, IPortReceiver
 
     void IPortReceiver.Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
     {
-        if (_failed) return;
+        if (_failed || _cableUnplugged) return;
         try
         {
             lock (Sync)
@@ -234,17 +272,26 @@ public abstract partial class NicDevice : IPciDevice, IPortReceiver
         {
             lock (Sync)
             {
-                if (PortLinkUp == up) return;
-                PortLinkUp = up;
-                if (_context is null) return;
-                Context.Log.LogInformation("Port {Port} link {State}", Port?.Name, up ? "up" : "down");
-                OnLinkChanged(up);
+                _portCarrier = up;
+                ApplyLink();
             }
         }
         catch (Exception e)
         {
             Fail("link change", e);
         }
+    }
+
+    /// <summary>The link the guest sees follows the port's carrier and the cable. Called with <see cref="Sync"/> held.</summary>
+    private void ApplyLink()
+    {
+        bool up = _portCarrier && !_cableUnplugged;
+        if (PortLinkUp == up) return;
+        PortLinkUp = up;
+        if (_context is null) return;
+        Context.Log.LogInformation("Port {Port} link {State}{Why}", Port?.Name, up ? "up" : "down",
+            _cableUnplugged ? " (cable pulled by management)" : "");
+        OnLinkChanged(up);
     }
 
     /// <summary>Called once the PCI function exists; <see cref="Context"/> is available from here on.</summary>

@@ -5,6 +5,7 @@ using Polynic.Management.Hosting;
 using Polynic.Modules;
 using Polynic.Ports;
 using Polynic.Ports.Faults;
+using Polynic.Ports.Switching;
 
 namespace Polynic.Management.Control;
 
@@ -82,7 +83,9 @@ public sealed class ManagementService(ServerHost host)
     public ModuleInfo LoadModule(string path)
     {
         var info = host.Modules.Load(Absolute(path));
-        return info.State == ModuleState.Loaded ? info : throw new ModuleRefusedException(info);
+        if (info.State != ModuleState.Loaded) throw new ModuleRefusedException(info);
+        host.Events.Publish(new ServerEvent(ServerEventTypes.ModuleLoaded, DateTimeOffset.UtcNow, Module: info.Name));
+        return info;
     }
 
     /// <summary>Checks a module file without keeping it; <see cref="ModuleRefusedException"/> when it is not valid.</summary>
@@ -107,6 +110,64 @@ public sealed class ManagementService(ServerHost host)
     /// <summary>One NIC by name.</summary>
     public NicStatus GetNic(string name) =>
         ListNics().FirstOrDefault(n => n.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}'");
+
+    /// <summary>One served NIC in full: PCI identity, VMM, interrupts, DMA, link, counters of the NIC and of every port layer.</summary>
+    public NicDetail GetNicDetail(string name) => Detail(Served(name));
+
+    /// <summary>Plugs a NIC's cable in or pulls it out (<see cref="Core.Nic.NicDevice.SetCableConnected"/>); the guest sees its link follow.</summary>
+    public NicDetail SetLink(string name, bool up)
+    {
+        var served = Served(name);
+        var nic = served.Nic ?? throw new InvalidOperationException($"'{name}' is not a NIC and has no link");
+        nic.SetCableConnected(up);
+        return Detail(served);
+    }
+
+    /// <summary>The switches, their ports with VLANs and counters, and their MAC tables.</summary>
+    public IReadOnlyList<SwitchInfo> ListSwitches() =>
+        host.Switches.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new SwitchInfo(
+            s.Name,
+            s.Ports.Select(p => new SwitchPortInfo(p.Name,
+                p.Options.Mode == SwitchPortMode.Trunk ? "trunk" : "access",
+                p.Options.Mode == SwitchPortMode.Trunk ? p.Options.NativeVlan : p.Options.AccessVlan,
+                p.Options.Mode == SwitchPortMode.Trunk ? p.Options.AllowedVlans?.Order().ToArray() : null,
+                p.LinkUp,
+                PortStack.Layers(p)[0].Counters)).ToList(),
+            s.GetMacTable().Select(e => new MacTableRow(e.Address.ToString(), e.Vlan, e.Port.Name, Math.Round(e.Age.TotalSeconds, 1))).ToList(),
+            new Dictionary<string, long>
+            {
+                ["learned"] = s.Counters.Learned,
+                ["moved"] = s.Counters.Moved,
+                ["aged"] = s.Counters.Aged,
+                ["evicted"] = s.Counters.Evicted,
+                ["flooded"] = s.Counters.Flooded,
+                ["filtered"] = s.Counters.Filtered,
+            })).ToList();
+
+    private ServedFunction Served(string name) =>
+        host.Functions.FirstOrDefault(f => f.Name == name)
+        ?? throw new KeyNotFoundException(host.FailedNics.Any(f => f.Name == name) ? $"NIC '{name}' failed to start and is not served" : $"no NIC named '{name}' is served");
+
+    private static NicDetail Detail(ServedFunction f)
+    {
+        var status = Status(f, f.FailureReason is null ? "serving" : "failed", f.FailureReason, f.Server.IsClientConnected);
+        var client = f.Server.Client;
+        var identity = f.Function.Definition.Identity;
+        var router = f.Function.Interrupts;
+        var nic = f.Nic;
+        var layers = f.Port is null ? [] : PortStack.Layers(f.Port);
+        return new NicDetail(f.Name, f.Personality, f.Module, f.Server.SocketPath, status.Port, status.State, status.Reason,
+            client is not null, client?.ConnectedAt, status.Msix, status.HotUnplug, nic?.Settings.Mac.ToString(),
+            new PciInfo($"{identity.VendorId:x4}", $"{identity.DeviceId:x4}", $"{identity.SubsystemVendorId:x4}", $"{identity.SubsystemId:x4}",
+                $"{identity.ClassCode:x6}", $"{identity.Revision:x2}"),
+            new InterruptInfo(router.Mode.ToString().ToLowerInvariant(), router.EnabledVectors, router.DroppedCount),
+            client?.DmaRegions ?? 0, client?.MappedDmaRegions ?? 0, client?.DmaBytes ?? 0,
+            new LinkInfo(nic?.PortCarrier ?? false, nic?.CableConnected ?? false, nic?.PortLinkUp ?? false),
+            nic is null ? new Dictionary<string, long>() : nic.Counters.Snapshot().ToDictionary(c => c.Key, c => c.Value),
+            layers.Count > 0 ? layers[^1].Counters : null,
+            layers,
+            f.Captures?.AttachedCount ?? 0);
+    }
 
     /// <summary>Creates and serves a NIC from a specification; the warning says when its unplug would abort QEMU.</summary>
     /// <param name="spec"><c>PERSONALITY:SOCKET[,mac=..][,tap=..][,name=..][,msix=off][,OPTION=VALUE..]</c> (untrusted).</param>

@@ -15,9 +15,14 @@ namespace Polynic.Management.Hosting;
 /// <param name="Personality">The personality it was created as.</param>
 /// <param name="Module">The module that provided the personality.</param>
 /// <param name="Function">The PCI function presented to the VMM.</param>
-/// <param name="Port">Where its frames go; null for a function that is not a NIC.</param>
+/// <param name="Port">Where its frames go, as configured (the port and its decorators); null for a function that is not a NIC.</param>
 /// <param name="Server">The vfio-user server on its socket.</param>
-public sealed record ServedFunction(string Name, string Personality, string Module, PciFunction Function, IPort? Port, VfioUserServer Server)
+/// <param name="Captures">
+/// Where captures started at run time attach (the HTTP API's): the NIC's side of <paramref name="Port"/>,
+/// so they record what the NIC sent and saw; null when there is no port.
+/// </param>
+public sealed record ServedFunction(string Name, string Personality, string Module, PciFunction Function, IPort? Port, VfioUserServer Server,
+    CapturePoint? Captures = null)
 {
     /// <summary>The NIC core of the function, if it is a NIC.</summary>
     public NicDevice? Nic => Function.Device as NicDevice;
@@ -57,6 +62,14 @@ public sealed class ServerHost : IAsyncDisposable
     private readonly ILogger _log;
     private PcapngWriter? _capture;
     private bool _disposed;
+    private readonly Dictionary<ServedFunction, ObservedState> _observed = [];
+    private ITimer? _watcher;
+
+    /// <summary>How often the state events (VMM connected, link, failure) are looked for.</summary>
+    public static readonly TimeSpan StateWatchInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>What changed in the server: NICs added, removed or failed, VMMs coming and going, links, modules, captures.</summary>
+    public ServerEvents Events { get; } = new();
 
     private ServerHost(PolynicConfiguration configuration, ModuleCatalog modules, ILoggerFactory loggers)
     {
@@ -85,7 +98,10 @@ public sealed class ServerHost : IAsyncDisposable
     }
 
     /// <summary>The switches by name.</summary>
-    public IReadOnlyDictionary<string, L2Switch> Switches => _switches;
+    public IReadOnlyDictionary<string, L2Switch> Switches
+    {
+        get { lock (_switches) return new Dictionary<string, L2Switch>(_switches, StringComparer.Ordinal); }
+    }
 
     /// <summary>The capture file being written, if any.</summary>
     public string? CaptureFile => _capture?.Path;
@@ -120,7 +136,7 @@ public sealed class ServerHost : IAsyncDisposable
                 });
             }
             foreach (var s in configuration.Switches)
-                host._switches.Add(s.Name, new L2Switch(s.Name, new L2SwitchOptions { MacAgingTime = s.Aging, MaxFrameLength = 9018 + 4 }));
+                host._switches.Add(s.Name, NewSwitch(s));
             foreach (var nic in configuration.Nics)
             {
                 try
@@ -133,6 +149,7 @@ public sealed class ServerHost : IAsyncDisposable
                     host._log.LogError("NIC {Nic} not served: {Reason}", nic.Name, e.Message);
                 }
             }
+            host._watcher = TimeProvider.System.CreateTimer(static h => ((ServerHost)h!).WatchState(), host, StateWatchInterval, StateWatchInterval);
             return host;
         }
         catch
@@ -169,6 +186,7 @@ public sealed class ServerHost : IAsyncDisposable
                 _failed.RemoveAll(f => f.Name == nic.Name);
             }
             _log.LogInformation("Serving NIC {Nic} ({Personality} from module {Module}) on {Socket}", nic.Name, nic.Personality, served.Module, nic.Socket);
+            Events.Publish(new ServerEvent(ServerEventTypes.NicAdded, DateTimeOffset.UtcNow, Nic: nic.Name, Module: served.Module, Detail: nic.Personality));
             return served;
         }
         finally
@@ -200,8 +218,11 @@ public sealed class ServerHost : IAsyncDisposable
                 }
                 _functions.Remove(function);
             }
+            // Forget it at once, not at the next look: its module's load context must become collectable.
+            lock (_observed) _observed.Remove(function);
             await StopAsync(function);
             _log.LogInformation("NIC {Nic} removed", name);
+            Events.Publish(new ServerEvent(ServerEventTypes.NicRemoved, DateTimeOffset.UtcNow, Nic: name));
         }
         finally
         {
@@ -225,13 +246,58 @@ public sealed class ServerHost : IAsyncDisposable
             lock (_functions) users = _functions.Where(f => f.Module == name).Select(f => f.Name).ToArray();
             if (users.Length > 0)
                 throw new InvalidOperationException($"module '{name}' still provides NIC(s) {string.Join(", ", users)}; remove them first");
-            return Modules.Unload(name);
+            var context = Modules.Unload(name);
+            Events.Publish(new ServerEvent(ServerEventTypes.ModuleUnloaded, DateTimeOffset.UtcNow, Module: name));
+            return context;
         }
         finally
         {
             _gate.Release();
         }
     }
+
+    /// <summary>
+    /// Publishes the changes no management call makes — a VMM connecting or leaving, the link the
+    /// guest sees, a device taken out of service — by comparing each NIC's state with the last look.
+    /// Polled rather than called back from the device's threads, which must never wait for a reader.
+    /// </summary>
+    private void WatchState()
+    {
+        try { PublishStateChanges(); }
+        catch (Exception e) { _log.LogError(e, "Watching the NICs' state failed; state events may be missing"); }
+    }
+
+    private void PublishStateChanges()
+    {
+        var now = DateTimeOffset.UtcNow;
+        lock (_observed)
+        {
+            // Read under this lock: a NIC removed meanwhile (RemoveNicAsync forgets it under it too) is not brought back.
+            ServedFunction[] functions;
+            lock (_functions) functions = _functions.ToArray();
+            foreach (var f in functions)
+            {
+                var state = new ObservedState(f.Server.IsClientConnected, f.Nic?.PortLinkUp ?? false, f.FailureReason);
+                if (!_observed.TryGetValue(f, out var was))
+                {
+                    _observed[f] = state;
+                    continue;
+                }
+                _observed[f] = state;
+                if (state.Connected != was.Connected)
+                    Events.Publish(new ServerEvent(state.Connected ? ServerEventTypes.VmmConnected : ServerEventTypes.VmmDisconnected, now, Nic: f.Name));
+                if (state.LinkUp != was.LinkUp)
+                    Events.Publish(new ServerEvent(ServerEventTypes.LinkChanged, now, Nic: f.Name, Detail: state.LinkUp ? "up" : "down"));
+                if (state.Failure is not null && was.Failure is null)
+                    Events.Publish(new ServerEvent(ServerEventTypes.NicFailed, now, Nic: f.Name, Detail: state.Failure));
+            }
+            foreach (var gone in _observed.Keys.Except(functions).ToArray()) _observed.Remove(gone);
+        }
+    }
+
+    private readonly record struct ObservedState(bool Connected, bool LinkUp, string? Failure);
+
+    private static L2Switch NewSwitch(SwitchConfiguration s) => new(s.Name, new L2SwitchOptions { MacAgingTime = s.Aging, MaxFrameLength = 9018 + 4 });
 
     private void CheckUnused(NicConfiguration nic)
     {
@@ -259,14 +325,23 @@ public sealed class ServerHost : IAsyncDisposable
             throw new NicStartException($"NIC '{nic.Name}': {e.Message}", e);
         }
         IPort? port = null;
+        CapturePoint? captures = null;
         try
         {
             var function = new PciFunction(device, nic.Name, _loggers, nic.OfferMsix);
+            // A switch named only by a NIC added at run time (no configuration file) is made on first use.
+            if (nic.Port is SwitchPortConfiguration { Switch: var name } && !_switches.ContainsKey(name))
+            {
+                lock (_switches) _switches.Add(name, NewSwitch(new SwitchConfiguration(name, DeviceSpec.DefaultSwitchAging)));
+                _log.LogInformation("Switch {Switch} created for NIC {Nic}", name, nic.Name);
+            }
             port = PortFactory.Create(nic, _switches, _capture, Configuration.Capture?.SnapLength ?? PcapngWriter.MaxSnapLength, _loggers);
             if (port is not null)
             {
-                if (device is NicDevice n) n.AttachPort(port);
-                else throw new InvalidOperationException($"personality '{nic.Personality}' is not a NIC and cannot take a port");
+                if (device is not NicDevice n) throw new InvalidOperationException($"personality '{nic.Personality}' is not a NIC and cannot take a port");
+                // The point does not own the stack: the stack is disposed as ServedFunction.Port.
+                captures = new CapturePoint(port, ownsInner: false);
+                n.AttachPort(captures);
             }
             var directory = Path.GetDirectoryName(nic.Socket);
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
@@ -274,15 +349,17 @@ public sealed class ServerHost : IAsyncDisposable
             await server.StartAsync(cancellationToken);
             if (function.Definition.Msix is not null)
                 _log.LogInformation("NIC {Nic} offers MSI-X: {Warning}", nic.Name, HotUnplug.MsixWarning);
-            return new ServedFunction(nic.Name, nic.Personality, module, function, port, server);
+            return new ServedFunction(nic.Name, nic.Personality, module, function, port, server, captures);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            captures?.Dispose();
             port?.Dispose();
             throw new NicStartException($"NIC '{nic.Name}': {e.Message}", e);
         }
         catch
         {
+            captures?.Dispose();
             port?.Dispose();
             throw;
         }
@@ -291,6 +368,7 @@ public sealed class ServerHost : IAsyncDisposable
     private async Task StopAsync(ServedFunction function)
     {
         await function.Server.DisposeAsync();
+        function.Captures?.Dispose();
         function.Port?.Dispose();
         (function.Function.Device as IDisposable)?.Dispose();
         // What the NIC did over its life, so a user (or a benchmark) sees drops without a metrics scrape.
@@ -315,6 +393,7 @@ public sealed class ServerHost : IAsyncDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _watcher?.Dispose();
             ServedFunction[] functions;
             lock (_functions)
             {
@@ -322,8 +401,11 @@ public sealed class ServerHost : IAsyncDisposable
                 _functions.Clear();
             }
             foreach (var f in functions) await StopAsync(f);
-            foreach (var s in _switches.Values) s.Dispose();
-            _switches.Clear();
+            lock (_switches)
+            {
+                foreach (var s in _switches.Values) s.Dispose();
+                _switches.Clear();
+            }
             _capture?.Dispose();
             _capture = null;
         }

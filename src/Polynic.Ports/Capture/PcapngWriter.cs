@@ -72,7 +72,7 @@ public sealed class PcapngWriter : IDisposable
     /// Writes the capture into <paramref name="stream"/> (a pipe to a reader, a test's stream),
     /// section header first. A stream does not rotate: <see cref="PcapngWriterOptions.MaxFileBytes"/> must be 0.
     /// </summary>
-    internal PcapngWriter(Stream stream, PcapngWriterOptions? options = null, bool leaveOpen = false)
+    public PcapngWriter(Stream stream, PcapngWriterOptions? options = null, bool leaveOpen = false)
         : this(options, validated =>
         {
             ArgumentNullException.ThrowIfNull(stream);

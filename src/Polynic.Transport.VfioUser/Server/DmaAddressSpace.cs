@@ -50,6 +50,28 @@ internal sealed unsafe class DmaAddressSpace : IGuestMemory, IDisposable
     /// <summary>Number of windows currently mapped.</summary>
     public int RegionCount => Volatile.Read(ref _regions).Length;
 
+    /// <summary>Regions now mapped into this process (the rest are reached through DMA messages).</summary>
+    public int MappedRegionCount
+    {
+        get
+        {
+            int mapped = 0;
+            foreach (var region in Volatile.Read(ref _regions)) if (region.Mapping is not null) mapped++;
+            return mapped;
+        }
+    }
+
+    /// <summary>Bytes of guest memory the regions cover.</summary>
+    public ulong TotalLength
+    {
+        get
+        {
+            ulong total = 0;
+            foreach (var region in Volatile.Read(ref _regions)) total += region.Length;
+            return total;
+        }
+    }
+
     /// <summary>Adds a window; returns 0 or an errno (EEXIST on overlap, ENOSPC past the limit). Takes ownership of the region's mapping only on success.</summary>
     public int Add(DmaRegion region)
     {

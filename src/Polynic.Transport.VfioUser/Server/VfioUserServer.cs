@@ -38,6 +38,7 @@ public sealed class VfioUserServer : IAsyncDisposable
     private FileDescriptor? _wake;
     private Thread? _thread;
     private ClientSession? _session;
+    private DateTimeOffset _connectedAt;
     private volatile bool _stopping;
     private int _clientsServed;
 
@@ -68,6 +69,18 @@ public sealed class VfioUserServer : IAsyncDisposable
 
     /// <summary>Whether a client is connected now.</summary>
     public bool IsClientConnected => Volatile.Read(ref _session) is not null;
+
+    /// <summary>The connected client, or null: when it connected and the guest memory it has given the device.</summary>
+    public VfioUserClientInfo? Client
+    {
+        get
+        {
+            var session = Volatile.Read(ref _session);
+            if (session is null) return null;
+            var dma = session.Dma;
+            return new VfioUserClientInfo(_connectedAt, dma.RegionCount, dma.MappedRegionCount, dma.TotalLength);
+        }
+    }
 
     /// <summary>Clients accepted so far (including the current one).</summary>
     public int ClientsServed => Volatile.Read(ref _clientsServed);
@@ -164,6 +177,7 @@ public sealed class VfioUserServer : IAsyncDisposable
         lock (_lock)
         {
             if (_stopping) { session.Dispose(); return; }
+            _connectedAt = DateTimeOffset.UtcNow;
             Volatile.Write(ref _session, session);
             Interlocked.Increment(ref _clientsServed);
         }
@@ -194,3 +208,10 @@ public sealed class VfioUserServer : IAsyncDisposable
         LibC.unlink(SocketPath);
     }
 }
+
+/// <summary>A connected vfio-user client as management shows it.</summary>
+/// <param name="ConnectedAt">When the client connected.</param>
+/// <param name="DmaRegions">Guest memory regions the client registered (DMA_MAP).</param>
+/// <param name="MappedDmaRegions">Of those, the ones mapped into this process; the others are reached through DMA_READ/DMA_WRITE messages.</param>
+/// <param name="DmaBytes">Bytes of guest memory the regions cover.</param>
+public sealed record VfioUserClientInfo(DateTimeOffset ConnectedAt, int DmaRegions, int MappedDmaRegions, ulong DmaBytes);

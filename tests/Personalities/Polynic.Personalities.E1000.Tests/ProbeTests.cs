@@ -184,6 +184,39 @@ public class ProbeTests : IDisposable
     }
 
     [Fact]
+    public void A_pulled_cable_takes_the_link_down_and_carries_nothing_until_it_is_plugged_back()
+    {
+        _rig.SetupRx();
+        _rig.SetupTx(16);
+        _rig.Read(Icr);
+
+        _rig.Nic.SetCableConnected(false);
+        Assert.False(_rig.Nic.CableConnected);
+        Assert.True(_rig.Nic.PortCarrier);
+        Assert.Equal(IcrLsc, _rig.Read(Icr) & IcrLsc);
+        Assert.Equal(0u, _rig.Read(Status) & StatusLu);
+        Assert.Equal(0, MdicRead(0x11) & 0x0400);
+        _rig.Inject(Frames.Raw(E1000Rig.Mac, 60));
+        Assert.False(_rig.TryReceive(out _));
+        _rig.TransmitLegacy(Frames.Raw(Frames.Peer, 60));
+        Assert.Empty(_rig.Wire.Frames);
+        Assert.Equal(1, _rig.Nic.Counters.TxDropped);
+        // The port losing carrier while the cable is out changes nothing the guest sees.
+        _rig.Pair.Disconnect();
+        _rig.Pair.Connect();
+        Assert.Equal(0u, _rig.Read(Icr) & IcrLsc);
+
+        _rig.Nic.SetCableConnected(true);
+        Assert.Equal(IcrLsc, _rig.Read(Icr) & IcrLsc);
+        Assert.Equal(StatusLu, _rig.Read(Status) & StatusLu);
+        var frame = Frames.Raw(E1000Rig.Mac, 60, seed: 7);
+        _rig.Inject(frame);
+        Assert.Equal(frame, _rig.ReceiveFrame(out _)![..frame.Length]);
+        _rig.TransmitLegacy(Frames.Raw(Frames.Peer, 60));
+        Assert.Single(_rig.Wire.Frames);
+    }
+
+    [Fact]
     public void Phy_power_down_takes_the_link_down_and_power_up_brings_it_back()
     {
         _rig.Read(Icr);
