@@ -52,7 +52,7 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
                 """);
             string tokenFile = Path.Combine(work.FullName, "http.token");
             await using var server = await PolynicProcess.ServeAsync(Path.Combine(work.FullName, "control.sock"), modules,
-                "--config", config, "--http", "127.0.0.1:0", "--http-token-file", tokenFile);
+                "--config", config, "--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--http-capture-dir", Path.Combine(work.FullName, "captures"));
             string dashboard = server.Output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("dashboard: ", StringComparison.Ordinal))?["dashboard: ".Length..]
                 ?? throw new InvalidOperationException("serve printed no dashboard line:\n" + server.Output);
             string token = File.ReadAllText(tokenFile).Trim();
