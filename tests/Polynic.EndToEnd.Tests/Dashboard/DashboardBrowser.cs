@@ -80,18 +80,24 @@ internal sealed class DashboardBrowser : IDisposable
 
     public IReadOnlyList<IWebElement> FindAll(string css) => Driver.FindElements(By.CssSelector(css));
 
-    /// <summary>Saves a screenshot as NN-name.png and returns its path.</summary>
-    public string Screenshot(string name)
+    /// <summary>Saves a screenshot as NN-name.png, scrolled to <paramref name="show"/> if given, and returns its path.</summary>
+    public string Screenshot(string name, string? show = null)
     {
+        if (show is not null)
+            Driver.ExecuteScript("arguments[0].scrollIntoView({block: 'center'});", Find(show));
         int n = Directory.GetFiles(Screenshots, "*.png").Length + 1;
         string path = Path.Combine(Screenshots, $"{n:00}-{name}.png");
         Driver.GetScreenshot().SaveAsFile(path);
         return path;
     }
 
-    /// <summary>Messages the page logged at SEVERE (script errors, refused resources).</summary>
+    /// <summary>
+    /// Messages the page logged at SEVERE (script errors, Content-Security-Policy violations), less
+    /// Chromium's line for each HTTP error status: the refusals the test provokes on purpose.
+    /// </summary>
     public IReadOnlyList<string> SevereLog() =>
-        Driver.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level == LogLevel.Severe).Select(e => e.Message).ToList();
+        Driver.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level == LogLevel.Severe).Select(e => e.Message)
+            .Where(m => !m.Contains("Failed to load resource: the server responded with a status of 4", StringComparison.Ordinal)).ToList();
 
     public void Dispose()
     {

@@ -91,7 +91,7 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             }
             Assert.Equal("false", browser.Attribute("#topology g[data-role=topology-nic][data-nic='lab-a']", "data-connected"));
             Assert.Equal("switch", browser.Attribute("#topology g[data-role=topology-nic][data-nic='lab-b']", "data-port-kind"));
-            output.WriteLine("topology: " + browser.Screenshot("topology"));
+            output.WriteLine("topology: " + browser.Screenshot("topology", "#topology"));
 
             // Modules: loading a descriptor by its server-side path adds it to the catalog; unloading removes it.
             string scratchpad = Path.Combine(PolynicProcess.Artifacts, "modules", "scratchpad", "scratchpad.xml");
@@ -99,11 +99,11 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             browser.Find("#module-path").SendKeys(scratchpad);
             browser.Find("#module-load").Click();
             browser.WaitFor("scratchpad loaded", d => browser.Attribute("#modules tr[data-module=scratchpad]", "data-state") == "loaded");
-            output.WriteLine("module loaded: " + browser.Screenshot("module-loaded"));
+            output.WriteLine("module loaded: " + browser.Screenshot("module-loaded", "#modules"));
             browser.Find("button[data-role=module-unload][data-module=scratchpad]").Click();
             browser.WaitFor("scratchpad gone", d => browser.FindAll("#modules tr[data-module=scratchpad]").Count == 0);
             Assert.Single(browser.FindAll("#modules tr[data-module='Polynic.Personalities.E1000'], #modules tr[data-module=e1000]"));
-            output.WriteLine("module unloaded: " + browser.Screenshot("module-unloaded"));
+            output.WriteLine("module unloaded: " + browser.Screenshot("module-unloaded", "#modules"));
 
             // Add and remove a NIC from a spec; a refused spec shows the server's detail beside the form.
             browser.Find("#nic-spec").SendKeys($"e1000:{work.FullName}/extra.sock,unplugged,name=extra");
@@ -113,7 +113,7 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             browser.Find("#nic-add").Click();
             string problem = browser.WaitFor("the refusal", d => browser.Find("#nic-form-problem").Text is { Length: > 0 } t ? t : null)!;
             Assert.Contains("nosuch", problem);
-            output.WriteLine("NIC refused: " + browser.Screenshot("nic-refused") + $" ({problem})");
+            output.WriteLine("NIC refused: " + browser.Screenshot("nic-refused", "#nic-form") + $" ({problem})");
             browser.Find("button[data-role=nic-remove][data-nic=extra]").Click();
             browser.WaitFor("the NIC removed", d => browser.FindAll("article[data-nic=extra]").Count == 0);
 
@@ -137,18 +137,18 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             int samples = (int)Number(browser.Attribute(plot, "data-samples"));
             browser.WaitFor("the plot to move", d => Line() != before && Number(browser.Attribute(plot, "data-samples")) > samples, TimeSpan.FromSeconds(5));
             output.WriteLine($"virtio-net: rx {browser.Attribute(plot, "data-rx-frames-per-second")} frames/s, tx {browser.Attribute(plot, "data-tx-bits-per-second")} bit/s");
-            output.WriteLine("throughput: " + browser.Screenshot("throughput"));
+            output.WriteLine("throughput: " + browser.Screenshot("throughput", plot));
 
             // Link down in the page: the guest's e1000 loses carrier; up again: carrier and pings come back.
             browser.Find($"button[data-role=link-toggle][data-nic='{E1000}']").Click();
             browser.WaitFor("the page to show link down", d => browser.Attribute($"article[data-nic='{E1000}']", "data-link") == "down");
             await WaitForGuestAsync(guest, $"ip link show {e1000If}", text => text.Contains("NO-CARRIER", StringComparison.Ordinal), "NO-CARRIER");
-            output.WriteLine("link down: " + browser.Screenshot("link-down"));
+            output.WriteLine("link down: " + browser.Screenshot("link-down", $"article[data-nic='{E1000}']"));
             browser.Find($"button[data-role=link-toggle][data-nic='{E1000}']").Click();
             browser.WaitFor("the page to show link up", d => browser.Attribute($"article[data-nic='{E1000}']", "data-link") == "up");
             await WaitForGuestAsync(guest, $"ip link show {e1000If}", text => !text.Contains("NO-CARRIER", StringComparison.Ordinal) && text.Contains("LOWER_UP", StringComparison.Ordinal), "carrier back");
             await guest.RunCheckedAsync($"ping -c 3 -W 3 -I {e1000If} {E1000Peer}", Short);
-            output.WriteLine("link up: " + browser.Screenshot("link-up"));
+            output.WriteLine("link up: " + browser.Screenshot("link-up", $"article[data-nic='{E1000}']"));
 
             // Capture started, stopped and downloaded in the page: the file holds the guest's echo requests and replies.
             browser.Find($"button[data-role=capture-start][data-nic='{E1000}']").Click();
@@ -160,7 +160,7 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             browser.Find($"button[data-role=capture-download][data-nic='{E1000}']").Click();
             string pcap = browser.WaitFor("the downloaded capture", d =>
                 Directory.GetFiles(browser.Downloads, "*.pcapng").FirstOrDefault(f => new FileInfo(f).Length > 0), TimeSpan.FromSeconds(20))!;
-            output.WriteLine("capture: " + browser.Screenshot("capture") + ", file " + pcap);
+            output.WriteLine("capture: " + browser.Screenshot("capture", $"article[data-nic='{E1000}']") + ", file " + pcap);
             var (code, echoes) = await PolynicProcess.RunAsync("tshark", ["-r", pcap, "-Y", "icmp", "-T", "fields", "-e", "icmp.type", "-e", "ip.src"], Short);
             Assert.True(code == 0, "tshark: " + echoes);
             var lines = echoes.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -171,7 +171,7 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             // The event stream saw what the page did.
             browser.WaitFor("link events in the log", d => browser.FindAll("#events li[data-type=link-changed]").Count >= 2);
             browser.WaitFor("module events in the log", d => browser.FindAll("#events li[data-type=module-unloaded]").Count >= 1);
-            output.WriteLine("events: " + browser.Screenshot("events"));
+            output.WriteLine("events: " + browser.Screenshot("events", "#events"));
             Assert.Empty(browser.SevereLog());
 
             // The pings never stopped for good: both still answered at the end.
