@@ -106,7 +106,7 @@ internal static class ModulesCommand
         list.Options.Add(listServer);
         list.SetAction((parse, ct) => SendAsync(parse.GetValue(listServer)!, new ControlRequest(ControlCommands.NicsList), ct));
 
-        var spec = new Argument<string>("spec") { Description = "PERSONALITY:SOCKET[,mac=..][,tap=IFNAME][,name=NIC][,msix=off][,OPTION=VALUE...], e.g. rtl8139:/run/polynic/nic1.sock,tap=pn1,revision=0x20" };
+        var spec = new Argument<string>("spec") { Description = "PERSONALITY:SOCKET[,mac=..][,PORT][,name=NIC][,msix=off][,OPTION=VALUE...] with PORT tap=IFNAME, switch=NAME[,vlan=N|,trunk=N+M], stream=ADDR, stream-server=ADDR, dgram=LOCAL>REMOTE or unplugged; e.g. rtl8139:/run/polynic/nic1.sock,tap=pn1,revision=0x20" };
         var addServer = ServerOption(true);
         var add = new Command("add", "Create a NIC from a loaded personality and serve it on a new vfio-user socket (then QMP device_add vfio-user-pci,socket=...).");
         add.Arguments.Add(spec);
@@ -130,7 +130,27 @@ internal static class ModulesCommand
         faults.SetAction((parse, ct) => SendAsync(parse.GetValue(faultsServer)!,
             new ControlRequest(ControlCommands.NicsFaults, Name: parse.GetValue(faultsName), Spec: parse.GetValue(faultsSpec)), ct));
 
-        var command = new Command("nics", "NICs of a running server: list, add, remove, faults.");
+        var detailName = new Argument<string>("name") { Description = "The NIC's name." };
+        var detailServer = ServerOption(true);
+        var detail = new Command("detail", "One NIC in full: PCI identity, VMM connection, interrupt mode, DMA regions, link, counters of the NIC and its port.");
+        detail.Arguments.Add(detailName);
+        detail.Options.Add(detailServer);
+        detail.SetAction((parse, ct) => SendAsync(parse.GetValue(detailServer)!, new ControlRequest(ControlCommands.NicsDetail, Name: parse.GetValue(detailName)), ct));
+
+        var linkName = new Argument<string>("name") { Description = "The NIC's name." };
+        var linkState = new Argument<string>("state") { Description = "up (cable in) or down (cable out)." };
+        linkState.AcceptOnlyFromAmong("up", "down");
+        var linkServer = ServerOption(true);
+        var link = new Command("link", "Plug a NIC's cable in or pull it out: its guest sees the link go up or down (any NIC; no fault injection needed).");
+        link.Arguments.Add(linkName);
+        link.Arguments.Add(linkState);
+        link.Options.Add(linkServer);
+        link.SetAction((parse, ct) => SendAsync(parse.GetValue(linkServer)!,
+            new ControlRequest(ControlCommands.NicsLink, Name: parse.GetValue(linkName), Spec: parse.GetValue(linkState)), ct));
+
+        var command = new Command("nics", "NICs of a running server: list, add, remove, detail, link, faults.");
+        command.Subcommands.Add(detail);
+        command.Subcommands.Add(link);
         command.Subcommands.Add(list);
         command.Subcommands.Add(add);
         command.Subcommands.Add(remove);

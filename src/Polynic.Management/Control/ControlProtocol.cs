@@ -46,10 +46,14 @@ public static class ControlCommands
     public const string NicsRemove = "nics.remove";
     /// <summary>Replace the injected faults (loss, corruption, delay, link down) of a NIC configured with <c>faults</c>.</summary>
     public const string NicsFaults = "nics.faults";
+    /// <summary>One NIC in full: identity, VMM, interrupts, DMA, link, counters.</summary>
+    public const string NicsDetail = "nics.detail";
+    /// <summary>Plug a NIC's cable in ("up") or pull it out ("down"); the spec carries which.</summary>
+    public const string NicsLink = "nics.link";
 
     /// <summary>All commands, for help and error messages.</summary>
     public static readonly IReadOnlyList<string> All =
-        [ModulesList, ModulesLoad, ModulesUnload, ModulesValidate, PersonalitiesList, NicsList, NicsAdd, NicsRemove, NicsFaults];
+        [ModulesList, ModulesLoad, ModulesUnload, ModulesValidate, PersonalitiesList, NicsList, NicsAdd, NicsRemove, NicsFaults, NicsDetail, NicsLink];
 }
 
 /// <summary>The JSON conventions of the control protocol (camelCase, enums as strings, no nulls).</summary>

@@ -48,6 +48,15 @@ public sealed class ManagementService(ServerHost host)
                     return new ControlResponse(true, Warning: await RemoveNicAsync(Require(request.Name, "name")));
                 case ControlCommands.NicsFaults:
                     return Ok(SetFaults(Require(request.Name, "name"), Require(request.Spec, "spec")));
+                case ControlCommands.NicsDetail:
+                    return Ok(GetNicDetail(Require(request.Name, "name")));
+                case ControlCommands.NicsLink:
+                    return Ok(SetLink(Require(request.Name, "name"), Require(request.Spec, "spec").ToLowerInvariant() switch
+                    {
+                        "up" => true,
+                        "down" => false,
+                        var other => throw new ArgumentException($"link '{other}': say up or down"),
+                    }));
                 default:
                     return new ControlResponse(false, $"unknown command '{request.Command}'; known: {string.Join(", ", ControlCommands.All)}", Kind: ManagementError.Invalid);
             }

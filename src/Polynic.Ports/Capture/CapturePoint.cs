@@ -12,9 +12,10 @@ namespace Polynic.Ports.Capture;
 /// Recording never waits for storage or for a reader (see <see cref="PcapngWriter.WritePacket"/>):
 /// a writer that cannot keep up leaves frames out of its capture and counts them; the frame goes on.
 /// Attach and detach copy the list, so the data path reads it without a lock. The writers are the
-/// callers': a capture point never disposes them.
+/// callers': a capture point never disposes them. <see cref="CapturePort"/> is a capture point
+/// with one writer attached for its whole life.
 /// </remarks>
-public sealed class CapturePoint : PortDecorator
+public class CapturePoint : PortDecorator
 {
     private readonly Lock _gate = new();
     private volatile Attachment[] _attached = [];

@@ -17,10 +17,8 @@ namespace Polynic.Ports.Capture;
 /// is left out of the capture and counted in <see cref="Counters"/>, never dropped from the
 /// port. The writer is shared, so the capture port never disposes it.
 /// </remarks>
-public sealed class CapturePort : PortDecorator
+public sealed class CapturePort : CapturePoint
 {
-    private readonly PcapngWriter _writer;
-
     /// <summary>
     /// Wraps <paramref name="inner"/> and declares interface <paramref name="interfaceName"/>
     /// (default: the inner port's name) in <paramref name="writer"/>.
@@ -32,55 +30,17 @@ public sealed class CapturePort : PortDecorator
         : base(inner, ownsInner)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        _writer = writer;
+        Writer = writer;
         InterfaceName = interfaceName ?? inner.Name;
-        InterfaceId = writer.AddInterface(InterfaceName, snapLength);
+        Counters = Attach(writer, InterfaceName, snapLength);
     }
 
     /// <summary>The writer frames go to.</summary>
-    public PcapngWriter Writer => _writer;
+    public PcapngWriter Writer { get; }
 
     /// <summary>The interface's if_name in the capture.</summary>
     public string InterfaceName { get; }
 
-    /// <summary>The interface's id in the writer.</summary>
-    public int InterfaceId { get; }
-
     /// <summary>Frames this port handed to the writer and frames left out of the capture.</summary>
-    public CaptureCounters Counters { get; } = new();
-
-    /// <inheritdoc/>
-    public override bool Send(ReadOnlySpan<byte> frame)
-    {
-        Record(frame, CaptureDirection.Outbound);
-        return Inner.Send(frame);
-    }
-
-    /// <inheritdoc/>
-    public override bool Send(ReadOnlySpan<byte> frame, in FrameOffload offload)
-    {
-        Record(frame, CaptureDirection.Outbound);
-        return Inner.Send(frame, offload);
-    }
-
-    /// <inheritdoc/>
-    public override void Receive(ReadOnlySpan<byte> frame)
-    {
-        Record(frame, CaptureDirection.Inbound);
-        base.Receive(frame);
-    }
-
-    /// <inheritdoc/>
-    /// <remarks>
-    /// A GSO frame is recorded as it arrived, one large packet, as tcpdump on a host with GRO
-    /// shows it; a partial checksum is recorded unfinished.
-    /// </remarks>
-    public override void Receive(ReadOnlySpan<byte> frame, in FrameOffload offload)
-    {
-        Record(frame, CaptureDirection.Inbound);
-        base.Receive(frame, offload);
-    }
-
-    private void Record(ReadOnlySpan<byte> frame, CaptureDirection direction) =>
-        Counters.Count(_writer.WritePacket(InterfaceId, frame, direction));
+    public CaptureCounters Counters { get; }
 }

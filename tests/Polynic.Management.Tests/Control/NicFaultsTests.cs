@@ -65,4 +65,33 @@ public sealed class NicFaultsTests : IAsyncLifetime
         Assert.Contains("no NIC named 'zzz'", (await FaultsAsync("zzz", "none")).Error);
         Assert.Equal(FaultSettings.None, Assert.IsType<FaultInjectionPort>(_host.Functions.Single(f => f.Name == "f").Port).Settings);
     }
+
+    [Fact]
+    public async Task Nics_link_pulls_the_cable_of_a_nic_without_fault_injection_and_plugs_it_back()
+    {
+        var nic = _host.Functions.Single(f => f.Name == "plain").Nic!;
+        Assert.True(nic.PortLinkUp);
+
+        var down = await _service.ExecuteAsync(new ControlRequest(ControlCommands.NicsLink, Name: "plain", Spec: "down"));
+        Assert.True(down.Ok, down.Error);
+        Assert.False(nic.PortLinkUp);
+        Assert.False(nic.CableConnected);
+        Assert.True(nic.PortCarrier);
+        Assert.False(down.Result!["link"]!["up"]!.GetValue<bool>());
+
+        var detail = await _service.ExecuteAsync(new ControlRequest(ControlCommands.NicsDetail, Name: "plain"));
+        Assert.True(detail.Ok, detail.Error);
+        Assert.False(detail.Result!["link"]!["cable"]!.GetValue<bool>());
+
+        Assert.True((await _service.ExecuteAsync(new ControlRequest(ControlCommands.NicsLink, Name: "plain", Spec: "UP"))).Ok);
+        Assert.True(nic.PortLinkUp);
+
+        var sideways = await _service.ExecuteAsync(new ControlRequest(ControlCommands.NicsLink, Name: "plain", Spec: "sideways"));
+        Assert.False(sideways.Ok);
+        Assert.Equal(ManagementError.Invalid, sideways.Kind);
+        Assert.Contains("up or down", sideways.Error);
+        var unknown = await _service.ExecuteAsync(new ControlRequest(ControlCommands.NicsLink, Name: "nope", Spec: "down"));
+        Assert.Equal(ManagementError.NotFound, unknown.Kind);
+        Assert.True(nic.PortLinkUp);
+    }
 }
