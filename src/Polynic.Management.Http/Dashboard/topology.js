@@ -30,7 +30,9 @@ export function drawTopology(element, nics, details, switches) {
   const groups = [];
   for (const s of switches) {
     const members = nics.filter(n => (n.port ?? '').startsWith(`${s.name}:`));
-    const extraPorts = s.ports.filter(p => !members.some(n => n.port === `${s.name}:${p.name}` || n.name === p.name));
+    // A port is named after its NIC, with or without the switch's prefix.
+    const ownedBy = (p, n) => p.name === n.port || p.name === n.name || `${s.name}:${p.name}` === n.port;
+    const extraPorts = s.ports.filter(p => !members.some(n => ownedBy(p, n)));
     groups.push({ sw: s, first: rows.length, count: members.length + extraPorts.length });
     for (const n of members) rows.push({ nic: n, sw: s });
     for (const p of extraPorts) rows.push({ sw: s, orphan: p });
@@ -92,7 +94,7 @@ export function drawTopology(element, nics, details, switches) {
     if (kind === 'switch') {
       const switchName = r.sw?.name ?? nic.port.slice(0, nic.port.indexOf(':'));
       const name = nic.port.slice(switchName.length + 1);
-      const p = r.sw?.ports.find(q => q.name === name || q.name === nic.name) ?? { name: `${switchName}:${name}` };
+      const p = r.sw?.ports.find(q => q.name === name || q.name === nic.name || q.name === nic.port) ?? { name: `${switchName}:${name}` };
       group.append(portLabel(p, y, middle));
     } else {
       group.append(svg('rect', { x: portX, y: y + 8, width: portWidth, height: row - 26, rx: 4, class: `port ${kind}` }));

@@ -91,6 +91,12 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             }
             Assert.Equal("false", browser.Attribute("#topology g[data-role=topology-nic][data-nic='lab-a']", "data-connected"));
             Assert.Equal("switch", browser.Attribute("#topology g[data-role=topology-nic][data-nic='lab-b']", "data-port-kind"));
+            // The switch drawn once with one port per NIC, each with its VLANs.
+            browser.WaitFor("switch lab drawn once, with lab-a on VLAN 10 and lab-b trunking 10 and 20", d =>
+                browser.FindAll("#topology g[data-role=topology-switch][data-switch=lab]").Count == 1
+                && browser.FindAll("#topology [data-role=topology-port]").Count(p => p.Text.StartsWith("port ", StringComparison.Ordinal)) == 2
+                && browser.Find("#topology g[data-nic='lab-a'] [data-role=topology-port]").Text.EndsWith("vlan 10", StringComparison.Ordinal)
+                && browser.Find("#topology g[data-nic='lab-b'] [data-role=topology-port]").Text.EndsWith("trunk 10,20", StringComparison.Ordinal));
             output.WriteLine("topology: " + browser.Screenshot("topology", "#topology"));
 
             // Modules: loading a descriptor by its server-side path adds it to the catalog; unloading removes it.
