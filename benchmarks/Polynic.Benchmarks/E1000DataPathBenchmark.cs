@@ -27,6 +27,7 @@ public class E1000DataPathBenchmark
     private ulong _mmio;
     private byte[] _frame = null!;
     private uint _tail;
+    private ScrapeLoop? _scrape;
 
     [Params(64, 1500)]
     public int FrameSize { get; set; }
@@ -34,6 +35,7 @@ public class E1000DataPathBenchmark
     [GlobalSetup]
     public void Setup()
     {
+        _scrape = ScrapeLoop.StartIfAsked();
         _machine = new Machine(ramSize: 16 << 20);
         _nic = new E1000Device(new NicSettings(MacAddress.Parse("52:54:00:12:34:56")));
         _nic.AttachPort(new DiscardPort());
@@ -83,4 +85,7 @@ public class E1000DataPathBenchmark
         // The guest hands the used descriptors back (one RDT write), as a NAPI poll does.
         Write(Rdt, (uint)((_machine.MmioRead(_mmio + Rdh) + Ring - 1) % Ring));
     }
+
+    [GlobalCleanup]
+    public void Cleanup() => _scrape?.Dispose();
 }

@@ -48,6 +48,7 @@ public class VirtioNetDataPathBenchmark
     private byte[] _frame = null!;
     private ushort _txAvail, _rxAvail;
     private long _txPublished, _rxOffered;
+    private ScrapeLoop? _scrape;
 
     [Params(64, 1500)]
     public int FrameSize { get; set; }
@@ -60,6 +61,7 @@ public class VirtioNetDataPathBenchmark
 
     private void Setup(bool indirect)
     {
+        _scrape = ScrapeLoop.StartIfAsked();
         _machine = new Machine(ramSize: 32 << 20);
         _nic = new VirtioNetDevice(new NicSettings(Station));
         _nic.AttachPort(new DiscardPort());
@@ -168,6 +170,7 @@ public class VirtioNetDataPathBenchmark
     [GlobalCleanup]
     public void Check()
     {
+        _scrape?.Dispose();
         var c = _nic.Counters;
         if (c.TxFrames != _txPublished || c.RxFrames != _rxOffered || c.TxErrors + c.DescriptorFaults + c.DmaFaults != 0)
             throw new InvalidOperationException($"Frames went missing ({_txPublished} sent, {_rxOffered} received): "

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Polynic.Management.Control;
 using Polynic.Management.Hosting;
 
@@ -16,21 +17,24 @@ namespace Polynic.Management.Http;
 /// <summary>
 /// The management API over HTTP (Kestrel, in the <c>polynic serve</c> process): JSON resources for
 /// modules, personalities and NICs on the operations of <see cref="ManagementService"/>, an
-/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, and the web dashboard at
+/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, the server's metrics
+/// for Prometheus at <c>/metrics</c> (<see cref="MetricsEndpoint"/>), and the web dashboard at
 /// <c>/</c>. Every request passes <see cref="AccessPolicy"/> first.
 /// </summary>
 public sealed class HttpApiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AccessToken _token;
+    private readonly MeterProvider _metrics;
     private readonly string? _unixSocket;
     private readonly CaptureSessions _captures;
 
-    private HttpApiServer(WebApplication app, AccessToken token, Uri url, string? unixSocket, CaptureSessions captures)
+    private HttpApiServer(WebApplication app, AccessToken token, MeterProvider metrics, Uri url, string? unixSocket, CaptureSessions captures)
     {
         _app = app;
         _captures = captures;
         _token = token;
+        _metrics = metrics;
         Url = url;
         _unixSocket = unixSocket;
     }
@@ -75,6 +79,7 @@ public sealed class HttpApiServer : IAsyncDisposable
 
         var token = AccessToken.OpenOrCreate(options.TokenFile);
         CaptureSessions? captures = null;
+        MeterProvider? metrics = null;
         try
         {
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Polynic", EnvironmentName = "Production" });
@@ -133,6 +138,8 @@ public sealed class HttpApiServer : IAsyncDisposable
             app.MapOpenApi("/openapi/{documentName}.json");
             captures = new CaptureSessions(host, options.CaptureDirectory, loggers);
             ApiEndpoints.Map(app, new ManagementService(host), host.Events, captures, app.Lifetime.ApplicationStopping);
+            metrics = MetricsEndpoint.CreateProvider(host.Metrics);
+            MetricsEndpoint.Map(app, metrics);
             DashboardAssets.Map(app);
 
             await app.StartAsync(cancellationToken);
@@ -156,11 +163,12 @@ public sealed class HttpApiServer : IAsyncDisposable
                 url = new Uri($"{scheme}://{(listen.IsLocalhostName ? "localhost" : literal)}:{port}/");
             }
             policy.Value = new AccessPolicy(token, scheme, hosts, anyAddressPort);
-            return new HttpApiServer(app, token, url, listen.UnixSocket, captures);
+            return new HttpApiServer(app, token, metrics, url, listen.UnixSocket, captures);
         }
         catch
         {
             captures?.Dispose();
+            metrics?.Dispose();
             token.Dispose();
             throw;
         }
@@ -171,6 +179,7 @@ public sealed class HttpApiServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _captures.Dispose();
+        _metrics.Dispose();
         _token.Dispose();
         if (_unixSocket is not null) File.Delete(_unixSocket);
     }

@@ -8,7 +8,7 @@ using Polynic.Modules;
 
 namespace Polynic.Management.Http.Tests;
 
-/// <summary>A server host with no NICs and its HTTP API on a free loopback port; a client that sends the token.</summary>
+/// <summary>A server host (with no NICs, or as configured) and its HTTP API on a free loopback port; a client that sends the token.</summary>
 public sealed class ApiServerFixture : IAsyncDisposable
 {
     private ApiServerFixture(string work, ServerHost host, HttpApiServer api)
@@ -29,11 +29,14 @@ public sealed class ApiServerFixture : IAsyncDisposable
 
     public static string E1000Module => Path.Combine(AppContext.BaseDirectory, "Polynic.Personalities.E1000.dll");
 
-    public static async Task<ApiServerFixture> StartAsync(Func<string, HttpApiOptions>? options = null)
+    /// <param name="options">The API's options for the work directory; a free loopback port by default.</param>
+    /// <param name="configuration">What the host serves from the start, for the work directory (the e1000 module is loaded first); nothing by default.</param>
+    public static async Task<ApiServerFixture> StartAsync(Func<string, HttpApiOptions>? options = null, Func<string, PolynicConfiguration>? configuration = null)
     {
         string work = Directory.CreateTempSubdirectory("polynic-http-").FullName;
         var catalog = new ModuleCatalog(new ModuleCatalogOptions { CacheDirectory = Path.Combine(work, "cache") });
-        var host = await ServerHost.StartAsync(new PolynicConfiguration("test", null, [], []), catalog, NullLoggerFactory.Instance);
+        if (configuration is not null) catalog.Load(E1000Module);
+        var host = await ServerHost.StartAsync(configuration?.Invoke(work) ?? new PolynicConfiguration("test", null, [], []), catalog, NullLoggerFactory.Instance);
         try
         {
             var api = await HttpApiServer.StartAsync(host, options?.Invoke(work) ?? new HttpApiOptions { Listen = "127.0.0.1:0", TokenFile = Path.Combine(work, "token") }, NullLoggerFactory.Instance);

@@ -5,7 +5,7 @@ namespace Polynic.Management.Http.Tests;
 /// <summary>
 /// The dashboard's files are served without the token (they hold no data), each with its content
 /// type, no caching and a Content-Security-Policy that allows this server's own files only; the
-/// API beside them still needs the token, and the Host check still applies to the files.
+/// API and /metrics beside them still need the token, and the Host check still applies to the files.
 /// </summary>
 public sealed class DashboardAssetTests
 {
@@ -64,6 +64,7 @@ public sealed class DashboardAssetTests
         await ResourceTests.AssertProblemAsync(await anonymous.GetAsync("api/v1/nics"), HttpStatusCode.Unauthorized, "token");
         await ResourceTests.AssertProblemAsync(await anonymous.GetAsync("api/v1/modules"), HttpStatusCode.Unauthorized, "token");
         await ResourceTests.AssertProblemAsync(await anonymous.GetAsync("openapi/v1.json"), HttpStatusCode.Unauthorized, "token");
+        await ResourceTests.AssertProblemAsync(await anonymous.GetAsync("metrics"), HttpStatusCode.Unauthorized, "token");
         // Only GET and HEAD of the files themselves pass without it: not another method, not a neighbouring path.
         await ResourceTests.AssertProblemAsync(await anonymous.PostAsync("/", new StringContent("")), HttpStatusCode.Unauthorized, "token");
         await ResourceTests.AssertProblemAsync(await anonymous.GetAsync("/app.js/../api/v1/nics"), HttpStatusCode.Unauthorized, "token");

@@ -77,6 +77,7 @@ public sealed class ServerHost : IAsyncDisposable
         Modules = modules;
         _loggers = loggers;
         _log = loggers.CreateLogger("Polynic.Server");
+        Metrics = new ServerMetrics(this);
     }
 
     /// <summary>The configuration the server started with.</summary>
@@ -102,6 +103,9 @@ public sealed class ServerHost : IAsyncDisposable
     {
         get { lock (_switches) return new Dictionary<string, L2Switch>(_switches, StringComparer.Ordinal); }
     }
+
+    /// <summary>The server's counters as metrics instruments (meter "Polynic"), read when collected; ended when the host is disposed.</summary>
+    public ServerMetrics Metrics { get; }
 
     /// <summary>The capture file being written, if any.</summary>
     public string? CaptureFile => _capture?.Path;
@@ -394,6 +398,7 @@ public sealed class ServerHost : IAsyncDisposable
             if (_disposed) return;
             _disposed = true;
             _watcher?.Dispose();
+            Metrics.Dispose();
             ServedFunction[] functions;
             lock (_functions)
             {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Polynic.EndToEnd.Tests.Network;
+using Polynic.Management.Http.Tests;
 using Polynic.Modules;
 using Polynic.Rig.Guests;
 using Polynic.Rig.Network;
@@ -10,7 +11,9 @@ namespace Polynic.EndToEnd.Tests.Modules;
 /// <summary>
 /// Broken modules given to a running <c>polynic serve</c> — at start in its modules directory and
 /// again over its control socket — while it serves an e1000 to a real guest: each is refused with
-/// a message naming its file and the problem, and the guest's traffic never stops.
+/// a message naming its file and the problem, and the guest's traffic never stops. The server's
+/// <c>/metrics</c>, scraped while the guest pings, passes <c>promtool check metrics</c> and counts the
+/// guest's frames as the guest itself does.
 /// </summary>
 [Collection(RealGuests.Name)]
 public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
@@ -136,7 +139,9 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
             await peer.AdoptAsync("pnbroken0", "10.77.252.1/24");
             await using var guest = await rig.Rig.StartGuestAsync(new GuestOptions { Name = "broken", VfioUserSockets = [socket] });
             await guest.RunCheckedAsync("ip link set eth0 up && ip addr add 10.77.252.2/24 dev eth0 && " + Lan.LanRig.WaitForCarrier(1), TimeSpan.FromSeconds(30));
-            var pinging = guest.RunCheckedAsync("ping -c 50 -i 0.05 -W 2 10.77.252.1", TimeSpan.FromMinutes(2));
+            var pinging = guest.RunCheckedAsync("ping -c 100 -i 0.05 -W 2 10.77.252.1", TimeSpan.FromMinutes(2));
+            var during = await ScrapeWhileTrafficAsync(api);
+            await AssertLiveCaptureShowsThePingsAsync(api);
 
             // While the guest pings: the broken modules again, over the control socket.
             foreach (var (file, problem) in expected)
@@ -160,7 +165,8 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
             // And over the HTTP API, with the requests an attacker or a confused client sends.
             await HttpApiAbuseAsync(api, Path_("broken.cs"), work.FullName);
 
-            PingOutput.AssertAllAnswered(await pinging, 50);
+            PingOutput.AssertAllAnswered(await pinging, 100);
+            await AssertMetricsAgreeWithTheGuestAsync(api, guest, during);
             var overHttp = JsonDocument.Parse(await api.GetStringAsync("api/v1/nics/nic0")).RootElement;
             Assert.Equal("serving", overHttp.GetProperty("state").GetString());
             Assert.True(overHttp.GetProperty("connected").GetBoolean());
@@ -177,6 +183,82 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
         {
             work.Delete(recursive: true);
         }
+    }
+
+    private static readonly (string, string)[] Nic0 = [("nic", "nic0"), ("personality", "e1000")];
+
+    /// <summary>
+    /// The live capture of nic0 over HTTP, piped into tshark as it arrives for 1.5 s while the guest
+    /// pings: tshark decodes the guest's echo requests and the peer's replies from the stream.
+    /// </summary>
+    private async Task AssertLiveCaptureShowsThePingsAsync(HttpClient api)
+    {
+        using var response = await api.GetAsync("api/v1/nics/nic0/capture/live", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/x-pcapng", response.Content.Headers.ContentType?.MediaType);
+        var start = new System.Diagnostics.ProcessStartInfo("tshark", ["-r", "-", "-n", "-Y", "icmp", "-T", "fields", "-e", "icmp.type"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var tshark = System.Diagnostics.Process.Start(start)!;
+        var stdout = tshark.StandardOutput.ReadToEndAsync();
+        var stderr = tshark.StandardError.ReadToEndAsync();
+        await using (var stream = await response.Content.ReadAsStreamAsync())
+        using (var reading = new CancellationTokenSource(TimeSpan.FromSeconds(1.5)))
+        {
+            try { await stream.CopyToAsync(tshark.StandardInput.BaseStream, reading.Token); }
+            catch (OperationCanceledException) { }
+        }
+        tshark.StandardInput.Close();
+        await tshark.WaitForExitAsync();
+        var types = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        output.WriteLine($"live capture over HTTP, 1.5 s piped into tshark: {types.Count(t => t == "8")} echo requests, {types.Count(t => t == "0")} replies (tshark exit {tshark.ExitCode})");
+        // The stream is cut wherever the reading stopped: tshark says the last block is cut short (exit 2).
+        Assert.True(tshark.ExitCode is 0 or 2, $"tshark -r - failed ({tshark.ExitCode}): {await stderr}");
+        Assert.Contains("8", types);
+        Assert.Contains("0", types);
+    }
+
+    /// <summary>Scrapes /metrics until nic0 has frames both ways (the guest is pinging), then has promtool check that scrape.</summary>
+    private async Task<PrometheusScrape> ScrapeWhileTrafficAsync(HttpClient api)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        PrometheusScrape scrape;
+        while (true)
+        {
+            scrape = PrometheusScrape.Parse(await api.GetStringAsync("metrics"));
+            if (scrape.Value("polynic_nic_received_frames_total", Nic0) > 0 && scrape.Value("polynic_nic_transmitted_frames_total", Nic0) > 0) break;
+            Assert.True(DateTime.UtcNow < deadline, "nic0 moved no frames in 30 s of pinging:\n" + scrape.Text);
+            await Task.Delay(100);
+        }
+        var (exitCode, promtool) = await Promtool.CheckMetricsAsync(scrape.Text);
+        output.WriteLine($"promtool check metrics on a scrape taken while the guest pinged: exit {exitCode} {promtool}");
+        Assert.True(exitCode == 0, $"promtool check metrics (exit {exitCode}): {promtool}\n{scrape.Text}");
+        Assert.Equal(1, scrape.Value("polynic_vfio_user_client_connected", Nic0));
+        return scrape;
+    }
+
+    /// <summary>
+    /// After the pings: the scraped frame counters moved up from <paramref name="during"/> and agree
+    /// with the guest's own statistics, within a few frames (ARP, IPv6 neighbour discovery in flight).
+    /// </summary>
+    private async Task AssertMetricsAgreeWithTheGuestAsync(HttpClient api, Polynic.Rig.Guests.Guest guest, PrometheusScrape during)
+    {
+        const int Slack = 5;
+        // Linux e1000 copies the card's statistics registers into its counters every 2 s (watchdog).
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var guestStats = (await guest.RunCheckedAsync("cat /sys/class/net/eth0/statistics/rx_packets /sys/class/net/eth0/statistics/tx_packets", TimeSpan.FromSeconds(10)))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse).ToArray();
+        var after = PrometheusScrape.Parse(await api.GetStringAsync("metrics"));
+        long rx = after.Value("polynic_nic_received_frames_total", Nic0), tx = after.Value("polynic_nic_transmitted_frames_total", Nic0);
+        long rxDuring = during.Value("polynic_nic_received_frames_total", Nic0), txDuring = during.Value("polynic_nic_transmitted_frames_total", Nic0);
+        output.WriteLine($"nic0 frames: scraped while pinging rx {rxDuring} tx {txDuring}; after rx {rx} tx {tx}; the guest's eth0 rx_packets {guestStats[0]} tx_packets {guestStats[1]}");
+        Assert.True(rx > rxDuring && tx > txDuring, $"counters did not move up: rx {rxDuring} -> {rx}, tx {txDuring} -> {tx}");
+        Assert.True(rx >= 100 && tx >= 100, $"100 pings answered but rx {rx}, tx {tx}");
+        Assert.InRange(rx - guestStats[0], -Slack, Slack);
+        Assert.InRange(tx - guestStats[1], -Slack, Slack);
     }
 
     /// <summary>
