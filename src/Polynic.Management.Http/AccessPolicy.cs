@@ -6,8 +6,9 @@ namespace Polynic.Management.Http;
 /// Who may use the API, checked before any endpoint runs, in this order: the Host header must
 /// name the address the server is bound to (a page on another site that re-points its own name
 /// at 127.0.0.1 — DNS rebinding — sends its own name, and is refused with 421); a browser request
-/// from a page of another origin is refused (403); and the request must carry the token (401).
-/// Nothing is read from the request body before all three pass.
+/// from a page of another origin is refused (403); and the request must carry the token (401),
+/// except a GET of one of the dashboard's static files (<see cref="DashboardAssets"/>), which hold
+/// no data. Nothing is read from the request body before all three pass.
 /// </summary>
 /// <param name="token">The token.</param>
 /// <param name="scheme">http or https.</param>
@@ -27,6 +28,7 @@ internal sealed class AccessPolicy(AccessToken token, string scheme, IReadOnlySe
         if (request.Headers.Origin is { Count: > 0 } origin && !string.Equals(origin.ToString(), own, StringComparison.OrdinalIgnoreCase))
             return Problem(StatusCodes.Status403Forbidden, "Cross-origin request refused",
                 $"requests from pages of '{origin}' are refused; only pages of {own} may use this API");
+        if (DashboardAssets.IsAssetRequest(request)) return null;
         string? authorization = request.Headers.Authorization;
         const string bearer = "Bearer ";
         if (authorization is null || !authorization.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) || !token.Matches(authorization.AsSpan(bearer.Length).Trim()))

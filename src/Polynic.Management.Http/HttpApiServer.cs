@@ -17,9 +17,9 @@ namespace Polynic.Management.Http;
 /// <summary>
 /// The management API over HTTP (Kestrel, in the <c>polynic serve</c> process): JSON resources for
 /// modules, personalities and NICs on the operations of <see cref="ManagementService"/>, an
-/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, and the server's metrics
-/// for Prometheus at <c>/metrics</c> (<see cref="MetricsEndpoint"/>). Every request passes
-/// <see cref="AccessPolicy"/> first.
+/// OpenAPI document at <c>/openapi/v1.json</c>, errors as problem+json, the server's metrics
+/// for Prometheus at <c>/metrics</c> (<see cref="MetricsEndpoint"/>), and the web dashboard at
+/// <c>/</c>. Every request passes <see cref="AccessPolicy"/> first.
 /// </summary>
 public sealed class HttpApiServer : IAsyncDisposable
 {
@@ -41,6 +41,13 @@ public sealed class HttpApiServer : IAsyncDisposable
 
     /// <summary>The API's base address (for a Unix socket: <c>http://localhost/</c>, reached through the socket).</summary>
     public Uri Url { get; }
+
+    /// <summary>
+    /// The web dashboard's address with the token in its fragment (<c>/#token=...</c>: a browser
+    /// never sends the fragment, and the page removes it from the address bar); null for a Unix
+    /// socket, which no browser reaches.
+    /// </summary>
+    public Uri? DashboardUrl => _unixSocket is null ? new Uri($"{Url}#token={Uri.EscapeDataString(_token.Value)}") : null;
 
     /// <summary>The file that holds the access token.</summary>
     public string TokenFile => _token.File;
@@ -133,6 +140,7 @@ public sealed class HttpApiServer : IAsyncDisposable
             ApiEndpoints.Map(app, new ManagementService(host), host.Events, captures, app.Lifetime.ApplicationStopping);
             metrics = MetricsEndpoint.CreateProvider(host.Metrics);
             MetricsEndpoint.Map(app, metrics);
+            DashboardAssets.Map(app);
 
             await app.StartAsync(cancellationToken);
             Uri url;

@@ -142,6 +142,8 @@ internal static class ServeCommand
                         return 1;
                     }
                     Console.WriteLine($"HTTP API {httpServer.Url} (token in {httpServer.TokenFile}; OpenAPI at {httpServer.Url}openapi/v1.json)");
+                    // Carries the token, for the operator who started the server: a log that keeps stdout must be guarded like the token file.
+                    if (httpServer.DashboardUrl is { } dashboard) Console.WriteLine($"dashboard: {dashboard}");
                 }
                 Console.WriteLine("ready; Ctrl-C stops");
                 // SIGINT and SIGTERM both stop the server cleanly (sockets removed, taps deleted):
