@@ -129,7 +129,7 @@ internal static partial class LanDemo
     {
         await using var api = await HttpApiServer.StartAsync(host, new HttpApiOptions { Listen = "127.0.0.1:0", CaptureDirectory = captures }, loggers, cancellationToken);
         await vm1.RunCheckedAsync("(ping -i 0.2 10.80.0.2 >/dev/null 2>&1 &) ; (iperf3 -c 10.80.0.2 -t 0 -b 20M >/dev/null 2>&1 &)", TimeSpan.FromSeconds(20), cancellationToken);
-        output.WriteLine($"Dashboard: {api.Url}#token={api.Token}");
+        output.WriteLine($"Dashboard: {api.DashboardUrl}");
         output.WriteLine($"API and metrics: {api.Url}api/v1/nics, {api.Url}metrics (Authorization: Bearer, token in {api.TokenFile})");
         output.WriteLine("Traffic keeps flowing between the guests; Ctrl-C stops everything.");
         output.Flush();
