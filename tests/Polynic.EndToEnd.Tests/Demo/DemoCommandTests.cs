@@ -70,8 +70,13 @@ public sealed class DemoCommandTests
         {
             if (!process.HasExited)
             {
-                // Ctrl-C: SIGINT to the demo (./polynic execs it, so this is the demo's own pid).
-                System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+                // Ctrl-C: SIGINT to the demo (./polynic execs it, so this is the demo's own pid). A
+                // process started from a background job inherits SIGINT ignored (as the harness may
+                // be); then SIGTERM, which the demo handles the same way, stands in for it.
+                string pid = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                string signal = SignalIgnored(process.Id, 2) ? "-TERM" : "-INT";
+                lock (output) output.AppendLine($"(test: stopping the dashboard demo with kill {signal})");
+                System.Diagnostics.Process.Start("kill", [signal, pid])!.WaitForExit();
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
                 try { await process.WaitForExitAsync(timeout.Token); }
                 catch (OperationCanceledException) { process.Kill(entireProcessTree: true); }
@@ -79,6 +84,13 @@ public sealed class DemoCommandTests
         }
         process.WaitForExit();
         lock (output) return (process.ExitCode, output.ToString());
+    }
+
+    /// <summary>Whether <paramref name="pid"/> ignores signal <paramref name="signal"/> (its SigIgn mask in /proc).</summary>
+    private static bool SignalIgnored(int pid, int signal)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
     }
 
     [Fact]
