@@ -113,6 +113,9 @@ public sealed class LiveStateTests
         await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/d.sock,dgram=127.0.0.1:1" }), HttpStatusCode.BadRequest, "LOCAL>REMOTE");
         await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/d.sock,switch=lan,vlan=5000" }), HttpStatusCode.BadRequest, "1-4094");
         await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/d.sock,tap=pn9,switch=lan" }), HttpStatusCode.BadRequest, "more than one port");
+        // Names become capture file names, metrics labels and log lines: the schema's rule, inline too.
+        await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/d.sock,unplugged,name=../../etc/evil" }), HttpStatusCode.BadRequest, "a name is a letter");
+        await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/nics", new { spec = $"e1000:{server.Work}/d.sock,switch=la n" }), HttpStatusCode.BadRequest, "a name is a letter");
 
         // An unplugged NIC: no carrier, so its cable going in changes nothing the guest sees.
         var detail = await client.GetFromJsonAsync<JsonElement>("api/v1/nics/u/detail");

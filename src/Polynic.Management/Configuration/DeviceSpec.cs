@@ -58,7 +58,7 @@ public static class DeviceSpec
             _ => new UnpluggedPortConfiguration(),
         };
         var personality = text[..colon];
-        var name = settings.TryGetValue("name", out var n) ? n : $"{personality}{index}";
+        var name = settings.TryGetValue("name", out var n) ? Name(n, "name", text) : $"{personality}{index}";
         bool msix = !settings.TryGetValue("msix", out var x) || x.ToLowerInvariant() switch
         {
             "on" or "true" => true,
@@ -84,9 +84,18 @@ public static class DeviceSpec
     private static string NonEmpty(Dictionary<string, string> settings, string key, string text) =>
         settings[key] is { Length: > 0 } value ? value : throw new FormatException($"{key}= in '{text}' needs a value.");
 
+    /// <summary>
+    /// A NIC or switch name as the configuration schema allows it (nameType): it names files
+    /// (captures), metrics labels and log lines, so no path separators, spaces or controls.
+    /// </summary>
+    private static string Name(string value, string key, string text) =>
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+            ? value
+            : throw new FormatException($"{key}={value} in '{text}': a name is a letter, then up to 31 letters, digits, '_', '.' or '-'.");
+
     private static SwitchPortConfiguration SwitchPort(Dictionary<string, string> settings, string text)
     {
-        string name = NonEmpty(settings, "switch", text);
+        string name = Name(NonEmpty(settings, "switch", text), "switch", text);
         if (settings.ContainsKey("vlan") && settings.ContainsKey("trunk")) throw new FormatException($"'{text}': a switch port is access (vlan=) or trunk (trunk=), not both.");
         if (settings.TryGetValue("trunk", out var trunk))
             return new SwitchPortConfiguration(name, 1, trunk.Split('+').Select(v => Vlan(v, text)).ToArray());
