@@ -21,7 +21,9 @@ internal sealed class ScrapeLoop : IDisposable
     private readonly ServerHost _host;
     private readonly HttpApiServer _api;
     private readonly Thread _thread;
+    private readonly Thread _events;
     private readonly CancellationTokenSource _stop = new();
+    private int _eventsRead;
     private int _scrapes;
     private int _failures;
 
@@ -32,6 +34,8 @@ internal sealed class ScrapeLoop : IDisposable
         _api = api;
         _thread = new Thread(Run) { IsBackground = true, Name = "metrics scrape" };
         _thread.Start();
+        _events = new Thread(FollowEvents) { IsBackground = true, Name = "event stream" };
+        _events.Start();
     }
 
     public static ScrapeLoop? StartIfAsked()
@@ -69,11 +73,29 @@ internal sealed class ScrapeLoop : IDisposable
         }
     }
 
+    /// <summary>Holds GET /api/v1/events open as the dashboard does, reading whatever comes.</summary>
+    private void FollowEvents()
+    {
+        using var client = new HttpClient { BaseAddress = _api.Url, Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _api.Token);
+        try
+        {
+            using var stream = client.GetStreamAsync("api/v1/events", _stop.Token).GetAwaiter().GetResult();
+            using var reader = new StreamReader(stream);
+            while (reader.ReadLineAsync(_stop.Token).AsTask().GetAwaiter().GetResult() is { } line)
+                if (line.StartsWith("event: ", StringComparison.Ordinal)) _eventsRead++;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         _stop.Cancel();
         _thread.Join();
-        Console.WriteLine($"// metrics scrape loop: {_scrapes} scrapes, {_failures} failed");
+        _events.Join();
+        Console.WriteLine($"// metrics scrape loop: {_scrapes} scrapes, {_failures} failed; event stream open throughout, {_eventsRead} events read");
         _api.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Directory.Delete(_work, recursive: true);
