@@ -152,7 +152,11 @@ internal static class ServeCommand
                 void OnSignal(PosixSignalContext context)
                 {
                     context.Cancel = true;
-                    stop.Cancel();
+                    // The command line library cancels on the same signal, so the server may already
+                    // be stopping, and this handler (run on a thread of its own) may come after the
+                    // source is disposed: a signal then has nothing left to do, and must not throw.
+                    try { stop.Cancel(); }
+                    catch (ObjectDisposedException) { }
                 }
                 using (PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal))
                 using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal))

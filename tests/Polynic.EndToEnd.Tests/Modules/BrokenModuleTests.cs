@@ -176,8 +176,9 @@ public sealed class BrokenModuleTests(RigFixture rig, ITestOutputHelper output)
             Assert.True(nic.GetProperty("connected").GetBoolean());
             Assert.False(server.HasExited);
             await guest.DisposeAsync();
-            Assert.Equal(0, await server.StopAsync());
+            int exitCode = await server.StopAsync();
             output.WriteLine(server.Output);
+            Assert.True(exitCode == 0, $"polynic serve exited with {exitCode} on SIGTERM:\n{server.Output}");
         }
         finally
         {
