@@ -52,9 +52,6 @@ public sealed class HttpApiServer : IAsyncDisposable
     /// <summary>The file that holds the access token.</summary>
     public string TokenFile => _token.File;
 
-    /// <summary>Captures started through the API.</summary>
-    public CaptureSessions Captures => _captures;
-
     /// <summary>The access token.</summary>
     public string Token => _token.Value;
 

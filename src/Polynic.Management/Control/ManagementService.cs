@@ -207,7 +207,7 @@ public sealed class ManagementService(ServerHost host)
     public FaultSettings SetFaults(string name, string spec)
     {
         var settings = FaultSpec.Parse(spec);
-        var function = host.Functions.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"no NIC named '{name}' is served");
+        var function = Served(name);
         if (PortStack.Walk(function.Port).OfType<FaultInjectionPort>().FirstOrDefault() is { } faults)
         {
             faults.Settings = settings;

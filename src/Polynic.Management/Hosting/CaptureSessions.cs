@@ -51,9 +51,6 @@ public sealed class CaptureSessions : IDisposable
         _log = loggers.CreateLogger("Polynic.Captures");
     }
 
-    /// <summary>Where capture files go.</summary>
-    public string Directory => _directory;
-
     /// <summary>Every capture, running or stopped, oldest first.</summary>
     public IReadOnlyList<CaptureInfo> List()
     {

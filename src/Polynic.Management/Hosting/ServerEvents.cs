@@ -29,8 +29,7 @@ public sealed record ServerEvent(string Type, DateTimeOffset Time, string? Nic =
 /// <summary>
 /// The server's changes as a stream any number of readers follow (the HTTP API's event stream).
 /// Publishing never waits: each reader has a bounded queue, and a reader that falls behind loses
-/// its oldest events (and learns how many from <see cref="Subscription.Lost"/>), never slowing
-/// the server or another reader.
+/// its oldest events, never slowing the server or another reader.
 /// </summary>
 public sealed class ServerEvents
 {
@@ -42,9 +41,6 @@ public sealed class ServerEvents
 
     private readonly Lock _gate = new();
     private Subscription[] _subscribers = [];
-
-    /// <summary>Readers following now.</summary>
-    public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
 
     /// <summary>Hands <paramref name="e"/> to every reader; never blocks.</summary>
     public void Publish(ServerEvent e)
@@ -76,7 +72,6 @@ public sealed class ServerEvents
     {
         private readonly ServerEvents _owner;
         private readonly Channel<ServerEvent> _queue;
-        private long _lost;
 
         internal Subscription(ServerEvents owner)
         {
@@ -85,14 +80,11 @@ public sealed class ServerEvents
             {
                 FullMode = BoundedChannelFullMode.DropOldest,
                 SingleReader = true,
-            }, _ => Interlocked.Increment(ref _lost));
+            });
         }
 
         /// <summary>The events, in the order they were published.</summary>
         public ChannelReader<ServerEvent> Reader => _queue.Reader;
-
-        /// <summary>Events dropped because this reader fell more than <see cref="QueueCapacity"/> behind.</summary>
-        public long Lost => Interlocked.Read(ref _lost);
 
         internal void Offer(ServerEvent e) => _queue.Writer.TryWrite(e);
 
