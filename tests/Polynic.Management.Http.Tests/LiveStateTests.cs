@@ -125,6 +125,68 @@ public sealed class LiveStateTests
     }
 
     [Fact]
+    public async Task Event_streams_and_captures_beyond_their_limits_are_refused_with_a_message_and_admitted_again_once_one_closes()
+    {
+        await using var server = await ApiServerFixture.StartAsync();
+        var client = server.Client;
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("api/v1/modules", new { path = ApiServerFixture.E1000Module })).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("api/v1/nics",
+            new { spec = $"e1000:{server.Work}/vm1.sock,dgram=127.0.0.1:{FreeUdpPort()}>127.0.0.1:9,name=vm1" })).StatusCode);
+
+        // Every reader holds a bounded queue: past the limit a new reader is told why, and a
+        // reader that hangs up makes room for the next.
+        var streams = new List<EventStream>();
+        try
+        {
+            for (int i = 0; i < Hosting.ServerEvents.MaxSubscribers; i++) streams.Add(await EventStream.OpenAsync(server));
+            await ResourceTests.AssertProblemAsync(await client.GetAsync("api/v1/events", HttpCompletionOption.ResponseHeadersRead),
+                HttpStatusCode.Conflict, $"{Hosting.ServerEvents.MaxSubscribers} event streams are open already");
+            streams[0].Dispose();
+            streams.RemoveAt(0);
+            await WaitForAsync(async () =>
+            {
+                using var retry = await client.GetAsync("api/v1/events", HttpCompletionOption.ResponseHeadersRead);
+                return retry.StatusCode == HttpStatusCode.OK;
+            }, "an event stream after one hung up");
+        }
+        finally
+        {
+            foreach (var s in streams) s.Dispose();
+        }
+
+        // Running captures are bounded (each holds a writer and an open file)...
+        var ids = new List<string>();
+        for (int i = 0; i < Hosting.CaptureSessions.MaxRunning; i++) ids.Add(await StartCaptureAsync(client));
+        await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/captures", new { nic = "vm1" }),
+            HttpStatusCode.Conflict, $"{Hosting.CaptureSessions.MaxRunning} captures are running already");
+        await ResourceTests.AssertProblemAsync(await client.GetAsync("api/v1/nics/vm1/capture/live", HttpCompletionOption.ResponseHeadersRead),
+            HttpStatusCode.Conflict, "captures are running already");
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"api/v1/captures/{ids[0]}/stop", null)).StatusCode);
+        ids.Add(await StartCaptureAsync(client));
+
+        // ...and so are kept files: starting and stopping in a loop cannot fill the disk.
+        foreach (var id in ids) Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"api/v1/captures/{id}/stop", null)).StatusCode);
+        while (ids.Count < Hosting.CaptureSessions.MaxKept)
+        {
+            string id = await StartCaptureAsync(client);
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"api/v1/captures/{id}/stop", null)).StatusCode);
+            ids.Add(id);
+        }
+        await ResourceTests.AssertProblemAsync(await client.PostAsJsonAsync("api/v1/captures", new { nic = "vm1" }),
+            HttpStatusCode.Conflict, $"{Hosting.CaptureSessions.MaxKept} captures are kept already");
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"api/v1/captures/{ids[0]}")).StatusCode);
+        await StartCaptureAsync(client);
+        Assert.Equal(Hosting.CaptureSessions.MaxKept, (await client.GetFromJsonAsync<JsonElement[]>("api/v1/captures"))!.Length);
+    }
+
+    private static async Task<string> StartCaptureAsync(HttpClient client)
+    {
+        var started = await client.PostAsJsonAsync("api/v1/captures", new { nic = "vm1" });
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+        return (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    [Fact]
     public async Task Nics_named_on_a_switch_make_it_and_the_switch_lists_its_ports_and_vlans()
     {
         await using var server = await ApiServerFixture.StartAsync();

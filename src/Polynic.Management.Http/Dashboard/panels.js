@@ -73,9 +73,10 @@ export class NicCard {
     e.captureStart = html('button', { type: 'button', 'data-role': 'capture-start', 'data-nic': name }, 'Start');
     e.captureStop = html('button', { type: 'button', 'data-role': 'capture-stop', 'data-nic': name, disabled: true }, 'Stop');
     e.captureDownload = html('button', { type: 'button', 'data-role': 'capture-download', 'data-nic': name, disabled: true }, 'Download');
+    e.captureDelete = html('button', { type: 'button', 'data-role': 'capture-delete', 'data-nic': name, disabled: true }, 'Delete');
     e.captureStatus = html('span', { class: 'small', 'data-role': 'capture-status' }, 'no capture');
     e.captureProblem = html('span', { class: 'problem', 'data-role': 'capture-problem' });
-    capture.append(e.captureStart, e.captureStop, e.captureDownload, ' ', e.captureStatus, ' ', e.captureProblem);
+    capture.append(e.captureStart, e.captureStop, e.captureDownload, e.captureDelete, ' ', e.captureStatus, ' ', e.captureProblem);
 
     this.element = html('article', { class: 'nic-card', 'data-nic': name, 'data-role': 'nic' },
       html('h3', {}, name, ' ', e.personality, ' ', e.state),
@@ -122,6 +123,11 @@ export class NicCard {
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
       e.captureStatus.dataset.downloaded = 'true';
     }));
+    e.captureDelete.addEventListener('click', () => act(e.captureDelete, e.captureProblem, async () => {
+      // The server stops it first if it still runs; its files are gone afterwards.
+      await sendJson('DELETE', `/api/v1/captures/${encodeURIComponent(this.capture.id)}`);
+      this.showCapture(null);
+    }));
     e.remove.addEventListener('click', () => act(e.remove, e.removeProblem, async () => {
       const removed = await sendJson('DELETE', `/api/v1/nics/${nic}`);
       if (removed?.warning) e.removeProblem.textContent = removed.warning;
@@ -137,6 +143,7 @@ export class NicCard {
     e.captureStart.disabled = running;
     e.captureStop.disabled = !running;
     e.captureDownload.disabled = !info;
+    e.captureDelete.disabled = !info;
     e.captureStatus.dataset.state = info?.state ?? 'none';
     e.captureStatus.dataset.capture = info?.id ?? '';
     e.captureStatus.textContent = info ? `${info.id}: ${info.state}, ${info.packets ?? 0} packets, ${info.bytes ?? 0} bytes` : 'no capture';

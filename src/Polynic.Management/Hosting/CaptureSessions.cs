@@ -31,6 +31,13 @@ public sealed class CaptureSessions : IDisposable
     /// <summary>Captures (file and live) running at once; more are refused.</summary>
     public const int MaxRunning = 16;
 
+    /// <summary>
+    /// File captures kept, running or stopped; a new one is refused until one is deleted, so a
+    /// client that starts and stops captures in a loop cannot fill the disk with up to
+    /// 2 x <see cref="MaxFileBytes"/> each.
+    /// </summary>
+    public const int MaxKept = 64;
+
     /// <summary>Size at which a capture file rotates (the previous part is kept as NAME.1.pcapng).</summary>
     public const long MaxFileBytes = 64L << 20;
 
@@ -66,7 +73,7 @@ public sealed class CaptureSessions : IDisposable
 
     /// <summary>Starts recording NIC <paramref name="nic"/> into a new file.</summary>
     /// <exception cref="KeyNotFoundException">No such NIC.</exception>
-    /// <exception cref="InvalidOperationException">The NIC has no port, or <see cref="MaxRunning"/> captures run already.</exception>
+    /// <exception cref="InvalidOperationException">The NIC has no port, <see cref="MaxRunning"/> captures run already, or <see cref="MaxKept"/> are kept.</exception>
     /// <exception cref="IOException">The capture directory is unsafe or the file cannot be created.</exception>
     public CaptureInfo Start(string nic)
     {
@@ -75,6 +82,8 @@ public sealed class CaptureSessions : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             CheckRoom();
+            if (_sessions.Count >= MaxKept)
+                throw new InvalidOperationException($"{MaxKept} captures are kept already; delete one first");
             var started = DateTimeOffset.UtcNow;
             string id = $"{nic}-{started:yyyyMMdd'T'HHmmss}-{++_next}";
             PcapngWriter writer;

@@ -173,6 +173,9 @@ public sealed class DashboardGuestTests(RigFixture rig, ITestOutputHelper output
             Assert.Contains(lines, l => l.StartsWith("8\t" + E1000Guest, StringComparison.Ordinal));
             Assert.Contains(lines, l => l.StartsWith("0\t" + E1000Peer, StringComparison.Ordinal));
             output.WriteLine($"capture: {lines.Length} ICMP packets");
+            browser.Find($"button[data-role=capture-delete][data-nic='{E1000}']").Click();
+            browser.WaitFor("the capture to be deleted", d => browser.Attribute(status, "data-state") == "none");
+            Assert.Empty(Directory.GetFiles(Path.Combine(work.FullName, "captures"), "*.pcapng"));
 
             // The event stream saw what the page did.
             browser.WaitFor("link events in the log", d => browser.FindAll("#events li[data-type=link-changed]").Count >= 2);
