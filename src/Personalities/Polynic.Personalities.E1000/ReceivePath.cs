@@ -49,7 +49,7 @@ internal sealed class ReceivePath
     // A descriptor as read and its write-back half. Not stackalloc: Deliver has a loop, and a method
     // with both is compiled once without profile data (no tiering), which costs every frame.
     private readonly byte[] _descriptor = new byte[16];
-    private readonly byte[] _writeBack = new byte[8];
+    private readonly byte[] _writeBack = new byte[16];
 
     public ReceivePath(E1000Device device) => _device = device;
 
@@ -234,7 +234,11 @@ internal sealed class ReceivePath
         var dma = _device.Dma;
         int bufferSize = BufferSize(rctl);
         Span<byte> raw = _descriptor;
-        Span<byte> writeBack = _writeBack;
+        // Legacy write-back: the upper 8 bytes. Extended (82574 RFCTL.EXSTEN): all 16, the buffer
+        // address overwritten (82574 datasheet 7.1.4.2).
+        bool extended = _device.ExtendedReceiveDescriptors;
+        Span<byte> writeBack = extended ? _writeBack : _writeBack.AsSpan(0, 8);
+        uint writeBackOffset = extended ? 0u : 8u;
         int offset = 0;
         var budget = _ring.BeginPass();
         // Bounded by the ring size and by the available-descriptor check above.
@@ -257,12 +261,10 @@ internal sealed class ReceivePath
                 _device.Faults.Warn(_device.Log, "receive buffer outside guest memory", address);
                 descriptorErrors |= ErrorRxe;
             }
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack, (ushort)piece);
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[2..], 0);
-            writeBack[4] = (byte)(status | (last ? StatusEop : 0));
-            writeBack[5] = descriptorErrors;
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[6..], special);
-            if (!_ring.TryGetAddress(_ring.Head, out var at) || !at.TryAdd(8, out var upper) || !dma.TryWrite(upper, writeBack))
+            byte pieceStatus = (byte)(status | (last ? StatusEop : 0));
+            if (extended) WriteExtended(writeBack, piece, pieceStatus, descriptorErrors, special);
+            else WriteLegacy(writeBack, piece, pieceStatus, descriptorErrors, special);
+            if (!_ring.TryGetAddress(_ring.Head, out var at) || !at.TryAdd(writeBackOffset, out var upper) || !dma.TryWrite(upper, writeBack))
                 Fault("receive descriptor write-back failed", at.Value);
             regs.Set(Rdh, _ring.Advance());
             offset += piece;
@@ -270,6 +272,30 @@ internal sealed class ReceivePath
 
         CheckThreshold(rctl);
         return Outcome.Delivered;
+    }
+
+    /// <summary>Legacy write-back (8254x SDM 3.2.3): length, checksum (0), status, errors, special.</summary>
+    private static void WriteLegacy(Span<byte> writeBack, int length, byte status, byte errors, ushort special)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack, (ushort)length);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[2..], 0);
+        writeBack[4] = status;
+        writeBack[5] = errors;
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[6..], special);
+    }
+
+    /// <summary>
+    /// Extended write-back (82574 datasheet 7.1.4.2): MRQ and the RSS hash or IP identification (0:
+    /// RSS is not modelled, every frame is queue 0 with hash type "none"), then the extended
+    /// status/error dword — the legacy status in bits 7:0 and the legacy errors in 31:24, which is
+    /// where e1000e reads them — the length and the VLAN tag.
+    /// </summary>
+    private static void WriteExtended(Span<byte> writeBack, int length, byte status, byte errors, ushort special)
+    {
+        writeBack[..8].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(writeBack[8..], status | (uint)errors << 24);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[12..], (ushort)length);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[14..], special);
     }
 
     /// <summary>ICR.RXDMT0 when the descriptors left for hardware drop to RDLEN / 2^(RDMTS+1) (SDM 13.4.22).</summary>

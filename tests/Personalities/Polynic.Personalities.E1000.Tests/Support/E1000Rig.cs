@@ -22,15 +22,18 @@ public sealed class E1000Rig : IDisposable
     public const int RxBufferStride = 16 * 1024;
 
     public E1000Rig(PortCapabilities wireCapabilities = PortCapabilities.None, Machine? machine = null, ManualTime? time = null, bool attachPort = true,
-        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline, E1000Device? nic = null)
+        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline, E1000Device? nic = null, bool i82574 = false)
     {
         Time = time ?? new ManualTime();
         Machine = machine ?? new Machine(ramSize: 16 << 20);
-        Nic = nic ?? (systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time));
+        Nic = nic ?? (i82574
+            ? E1000Device.Create82574L(new NicSettings(Mac), systemClock ? TimeProvider.System : Time)
+            : systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time));
         Slot = Machine.Plug(Nic, $"e1000-{Machine.GetHashCode():x}-{Guid.NewGuid():N}");
         var bars = Machine.Enumerate(Slot);
         Mmio = bars[0];
-        Io = bars[1];
+        Bars = bars;
+        Io = bars[Nic.Is82574 ? 2 : 1];   // the 82574's BAR 1 is its flash window
         Pair = new PortPair(new PortPairOptions { CapabilitiesA = wireCapabilities, Delivery = delivery, QueueCapacity = 4096 });
         Pair.B.Start(Wire);
         if (attachPort) Nic.AttachPort(Pair.A);
@@ -42,6 +45,7 @@ public sealed class E1000Rig : IDisposable
     public int Slot { get; }
     public ulong Mmio { get; }
     public ulong Io { get; }
+    public ulong[] Bars { get; }
     public PortPair Pair { get; }
     public WireRecorder Wire { get; } = new();
     public int TxCount { get; private set; }

@@ -1,0 +1,85 @@
+using System.Text.RegularExpressions;
+using Polynic.Core.Interrupts;
+using Polynic.Core.Nic;
+using Polynic.EndToEnd.Tests.Network;
+using Polynic.Personalities.E1000;
+using Xunit.Abstractions;
+
+namespace Polynic.EndToEnd.Tests.E1000e;
+
+/// <summary>Polynic's 82574L driven by Debian's stock e1000e driver, traffic through a tap into a namespace.</summary>
+[Collection(RealGuests.Name)]
+public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper output)
+{
+    private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:e1:00:0e");
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    private Task<NicRig<E1000Device>> StartAsync(string name, string extraKernelArguments = "") =>
+        NicRig<E1000Device>.StartAsync(rig.Rig, E1000Device.Create82574L(new NicSettings(Mac)), name, extraKernelArguments: extraKernelArguments);
+
+    /// <summary>
+    /// One boot, the whole driver: a clean probe, link at 1000/full, three MSI-X vectors (rx, tx,
+    /// other), ping, iperf3 both ways with TSO frames reaching the tap whole, and 16 MiB each way.
+    /// </summary>
+    [Fact]
+    public async Task Probe_msix_link_ping_iperf3_tso_and_16_MiB_both_ways()
+    {
+        await using var r = await StartAsync("e1000e-main");
+        await r.ConfigureGuestAsync();
+        var dmesg = await r.Guest.RunCheckedAsync("dmesg | grep -i -e e1000e -e eth0", TimeSpan.FromSeconds(10));
+        output.WriteLine(dmesg);
+        Assert.Contains("Intel(R) PRO/1000 Network Connection", dmesg);
+        Assert.Contains("NIC Link is Up 1000 Mbps Full Duplex", dmesg);
+        foreach (var bad in new[] { "Checksum Is Not Valid", "Invalid MAC", "Unit Hang", "error", "failed", "unable" })
+            Assert.DoesNotContain(bad, dmesg, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(Mac.ToString(), (await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/address", TimeSpan.FromSeconds(5))).Trim());
+        var ethtool = await r.Guest.RunCheckedAsync("ethtool eth0", TimeSpan.FromSeconds(10));
+        Assert.Contains("Link detected: yes", ethtool);
+        Assert.Contains("Speed: 1000Mb/s", ethtool);
+        Assert.Contains("Duplex: Full", ethtool);
+        Assert.Equal(InterruptMode.Msix, r.Served.Function.Interrupts.Mode);
+
+        var ping = await r.Guest.RunCheckedAsync($"ping -c 100 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1));
+        PingOutput.AssertAllAnswered(ping, 100);
+
+        // e1000e requests three MSI-X vectors on the 82574: receive, transmit and "other" (link).
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        Assert.Equal(3, interrupts.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("MSI")));
+        Assert.True(InterruptCount(interrupts, "eth0-rx-0") >= 100, interrupts);
+        Assert.True(InterruptCount(interrupts, "eth0-tx-0") > 0, interrupts);
+
+        var features = await r.Guest.RunCheckedAsync("ethtool -k eth0", TimeSpan.FromSeconds(10));
+        Assert.Contains("tcp-segmentation-offload: on", features);
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        long framesBefore = r.Served.Port!.Counters.FramesSent, bytesBefore = r.Served.Port.Counters.BytesSent;
+        var up = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5", Long);
+        long frames = r.Served.Port.Counters.FramesSent - framesBefore, bytes = r.Served.Port.Counters.BytesSent - bytesBefore;
+        var down = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5 -R", Long);
+        output.WriteLine($"up: {Rate(up)}, down: {Rate(down)}; to the tap during the upload: {frames} frames, {bytes} bytes; segments {r.Device.Counters.TxSegments}");
+        Assert.Matches(ReceiverRate(), up);
+        Assert.Matches(ReceiverRate(), down);
+        // TSO: the guest's large sends went to the tap whole (the tap segments them), so the average frame is far above the MTU.
+        Assert.True(frames > 0 && bytes / frames > 3000, $"{frames} frames, {bytes} bytes to the tap during the upload");
+
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        var stats = await r.Guest.RunCheckedAsync("ethtool -S eth0", TimeSpan.FromSeconds(10));
+        Assert.Matches(@"rx_errors: 0\b", stats);
+        Assert.Matches(@"tx_errors: 0\b", stats);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Equal(0, r.Device.VectorRouting!.Unrouted);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    private static long InterruptCount(string procInterrupts, string name)
+    {
+        var line = procInterrupts.Split('\n').First(l => l.TrimEnd().EndsWith(name, StringComparison.Ordinal));
+        return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).TakeWhile(t => t.All(char.IsDigit)).Sum(long.Parse);
+    }
+
+    private static string Rate(string iperf) => ReceiverRate().Match(iperf).Value;
+
+    [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
+    private static partial Regex ReceiverRate();
+}
