@@ -71,6 +71,52 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         Assert.Null(r.Served.Function.FailureReason);
     }
 
+    /// <summary>
+    /// MSI instead of MSI-X (the driver's IntMode=1; it tests the MSI first and falls back to INTx if
+    /// no message arrives): ping and a file copy, then the offline self-test, which also exercises the
+    /// driver's resets, NVM, PHY loopback and the INTx line.
+    /// </summary>
+    [Fact]
+    public async Task Msi_carries_ping_and_a_file_copy_and_the_offline_self_test_passes()
+    {
+        await using var r = await StartAsync("e1000e-msi");
+        // The rig's init loads modules without parameters: reload the driver with IntMode=1 (MSI), which also re-probes the device.
+        await r.Guest.RunCheckedAsync("rmmod e1000e && insmod /lib/modules/polynic/e1000e.ko IntMode=1 && " +
+            "for i in $(seq 1 100); do [ -e /sys/class/net/eth0 ] && exit 0; sleep 0.1; done; exit 1", TimeSpan.FromSeconds(30));
+        await r.ConfigureGuestAsync();
+        Assert.Equal(InterruptMode.Msi, r.Served.Function.Interrupts.Mode);
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        Assert.Contains("MSI", interrupts);
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+
+        var result = await r.Guest.RunAsync("ethtool -t eth0 offline", TimeSpan.FromMinutes(2));
+        output.WriteLine(result.Output);
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("The test result is PASS", result.Output);
+        foreach (var test in new[] { "Register test", "Eeprom test", "Interrupt test", "Loopback test", "Link test" })
+            Assert.Matches(new Regex($@"{test}\s+\((on/)?offline\)\s+0\b"), result.Output);
+        await r.ConfigureGuestAfterResetAsync();
+        Assert.Contains(" 0% packet loss", await r.Guest.RunCheckedAsync($"ping -c 5 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)));
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    /// <summary>INTx only (<c>pci=nomsi</c>): the driver falls back to the legacy line; ping and a file copy.</summary>
+    [Fact]
+    public async Task Intx_without_msi_carries_ping_and_a_file_copy()
+    {
+        await using var r = await StartAsync("e1000e-intx", "pci=nomsi");
+        await r.ConfigureGuestAsync();
+        Assert.Equal(InterruptMode.Intx, r.Served.Function.Interrupts.Mode);
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        Assert.DoesNotContain("MSI", interrupts);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
     private static long InterruptCount(string procInterrupts, string name)
     {
         var line = procInterrupts.Split('\n').First(l => l.TrimEnd().EndsWith(name, StringComparison.Ordinal));
