@@ -116,4 +116,7 @@ public sealed partial class E1000Device
     /// </summary>
     internal bool ExtendedReceiveDescriptors => _model.Is82574 && (Registers.Get(Rfctl) & RfctlExtendedStatus) != 0;
 
+    /// <summary>Whether receive descriptors are the 82574's 32-byte packet-split ones (extended format with RCTL.DTYP = 01).</summary>
+    public bool PacketSplitReceive => ExtendedReceiveDescriptors && (Registers.Get(Rctl) & RctlDtypMask) == 1u << 10;
+
 }

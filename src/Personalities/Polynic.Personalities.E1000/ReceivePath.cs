@@ -23,7 +23,7 @@ namespace Polynic.Personalities.E1000;
 /// "no descriptors"; unreadable descriptors are counted and drop the frame. The frame path
 /// allocates nothing: one preallocated buffer holds the frame as delivered.
 /// </remarks>
-internal sealed class ReceivePath
+internal sealed partial class ReceivePath
 {
     /// <summary>Longest frame accepted with RCTL.LPE, FCS included (82540: 16 KiB).</summary>
     public const int MaxLongFrame = 16 * 1024;
@@ -43,22 +43,31 @@ internal sealed class ReceivePath
 #pragma warning restore CS1591
 
     private readonly E1000Device _device;
-    private readonly DescriptorRing _ring = new(16);
+    // 16-byte descriptors (legacy, extended) and the 82574's 32-byte packet-split ones; SyncRing picks one.
+    private readonly DescriptorRing _plainRing = new(16);
+    private readonly DescriptorRing _splitRing = new(PacketSplitDescriptorSize);
+    private DescriptorRing _ring;
     private readonly byte[] _buffer = new byte[MaxLongFrame + FcsLength];
     private readonly FrameFifo _packetBuffer = new(64 * 1024);
     // A descriptor as read and its write-back half. Not stackalloc: Deliver has a loop, and a method
     // with both is compiled once without profile data (no tiering), which costs every frame.
-    private readonly byte[] _descriptor = new byte[16];
+    private readonly byte[] _descriptor = new byte[PacketSplitDescriptorSize];
     private readonly byte[] _writeBack = new byte[16];
 
-    public ReceivePath(E1000Device device) => _device = device;
+    public ReceivePath(E1000Device device)
+    {
+        _device = device;
+        _ring = _plainRing;
+    }
 
     /// <summary>Frames waiting in the packet buffer for descriptors.</summary>
     public int Waiting => _packetBuffer.Count;
 
     public void Reset()
     {
-        _ring.Reset();
+        _plainRing.Reset();
+        _splitRing.Reset();
+        _ring = _plainRing;
         _packetBuffer.Clear();
     }
 
@@ -228,6 +237,7 @@ internal sealed class ReceivePath
 
     private Outcome Deliver(ReadOnlySpan<byte> data, uint rctl, byte status, byte errors, ushort special)
     {
+        if (_device.PacketSplitReceive) return DeliverSplit(data, rctl, status, errors, special);
         var regs = _device.Registers;
         if (!SyncRing(out uint available) || available * (long)BufferSize(rctl) < data.Length) return Outcome.NoDescriptors;
 
@@ -310,8 +320,21 @@ internal sealed class ReceivePath
     {
         available = 0;
         var regs = _device.Registers;
+        _ring = _device.PacketSplitReceive ? _splitRing : _plainRing;
         _ring.Configure(new GuestAddress((ulong)regs.Get(Rdbah) << 32 | regs.Get(Rdbal)), regs.Get(Rdlen));
         uint head = regs.Get(Rdh), tail = regs.Get(Rdt), count = _ring.Count;
+        if (_ring == _splitRing)
+        {
+            // RDH/RDT count 16-byte units whatever the descriptor size (82574 datasheet 7.1.4.3;
+            // e1000_alloc_rx_buffers_ps writes the tail doubled): a 32-byte descriptor is two.
+            if (((head | tail) & 1) != 0)
+            {
+                Fault("packet split head or tail not on a 32-byte descriptor", (ulong)head << 32 | tail);
+                return false;
+            }
+            head /= 2;
+            tail /= 2;
+        }
         if (count == 0) return false;
         if (head >= count || tail >= count)
         {

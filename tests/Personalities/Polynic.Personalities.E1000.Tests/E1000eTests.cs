@@ -124,6 +124,42 @@ public class E1000eTests : IDisposable
     }
 
     [Fact]
+    public void Packet_split_descriptors_fill_the_header_buffer_then_the_pages_and_write_back_each_length()
+    {
+        // What e1000_configure_rx writes for MTU 9000 with 4 KiB pages: BSIZE0 128 bytes, three 4 KiB buffers, DTYP = packet split.
+        const int count = 8;
+        _rig.Write(Rfctl, RfctlExtendedStatus);
+        _rig.Write(Psrctl, 1u | 4u << 8 | 4u << 16 | 4u << 24);
+        _rig.Ram(E1000Rig.RxRing, count * 32).Clear();
+        for (int i = 0; i < count; i++)
+            for (int b = 0; b < 4; b++)
+                BinaryPrimitives.WriteUInt64LittleEndian(_rig.Ram(E1000Rig.RxRing + (ulong)(i * 32 + 8 * b), 8), E1000Rig.RxBuffers + (ulong)(i * 4 + b) * 0x1000);
+        _rig.Write(Rdbal, (uint)E1000Rig.RxRing);
+        _rig.Write(Rdlen, count * 32);
+        _rig.Write(Rdh, 0);
+        _rig.Write(Rdt, (count - 1) * 2);   // e1000_alloc_rx_buffers_ps: the tail counts 16-byte units
+        _rig.Write(Rctl, RctlEn | RctlBam | RctlSecrc | RctlLpe | 1u << 10);
+
+        var frame = Frames.Raw(E1000Rig.Mac, 9014, seed: 9);
+        _rig.Inject(frame);
+        var d = _rig.Ram(E1000Rig.RxRing, 32);
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(d[8..]) & 3);   // DD, EOP: one descriptor holds it
+        int[] lengths = [BinaryPrimitives.ReadUInt16LittleEndian(d[12..]), BinaryPrimitives.ReadUInt16LittleEndian(d[18..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(d[20..]), BinaryPrimitives.ReadUInt16LittleEndian(d[22..])];
+        Assert.Equal([128, 4096, 4096, 9014 - 128 - 8192], lengths);
+        var gathered = new List<byte>();
+        for (int b = 0; b < 4; b++) gathered.AddRange(_rig.Ram(E1000Rig.RxBuffers + (ulong)b * 0x1000, lengths[b]).ToArray());
+        Assert.Equal(frame, gathered.ToArray());
+        Assert.Equal(2u, _rig.Read(Rdh));   // one 32-byte descriptor: two 16-byte units
+
+        // BSIZE all zero: nowhere to put a frame; counted, never thrown.
+        _rig.Write(Psrctl, 0);
+        _rig.Inject(Frames.Raw(E1000Rig.Mac, 100));
+        Assert.Equal(1, _rig.Nic.Counters.DescriptorFaults);
+        Assert.Null(_rig.Machine.Function(_rig.Slot).FailureReason);
+    }
+
+    [Fact]
     public void Legacy_icr_read_reports_int_asserted_and_iame_masks_the_iam_causes()
     {
         _rig.Read(Icr);   // the link-up LSC from attaching the port

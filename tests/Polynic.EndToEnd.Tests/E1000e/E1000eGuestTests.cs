@@ -14,8 +14,8 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
     private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:e1:00:0e");
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
-    private Task<NicRig<E1000Device>> StartAsync(string name, string extraKernelArguments = "") =>
-        NicRig<E1000Device>.StartAsync(rig.Rig, E1000Device.Create82574L(new NicSettings(Mac)), name, extraKernelArguments: extraKernelArguments);
+    private Task<NicRig<E1000Device>> StartAsync(string name, string extraKernelArguments = "", int peerMtu = 1500) =>
+        NicRig<E1000Device>.StartAsync(rig.Rig, E1000Device.Create82574L(new NicSettings(Mac)), name, peerMtu, extraKernelArguments: extraKernelArguments);
 
     /// <summary>
     /// One boot, the whole driver: a clean probe, link at 1000/full, three MSI-X vectors (rx, tx,
@@ -102,11 +102,14 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         Assert.Null(r.Served.Function.FailureReason);
     }
 
-    /// <summary>INTx only (<c>pci=nomsi</c>): the driver falls back to the legacy line; ping and a file copy.</summary>
+    /// <summary>
+    /// INTx only (<c>pci=nomsi</c>): the driver falls back to the legacy line; ping and a file copy.
+    /// Then MTU 9000, for which e1000e switches to packet-split receive descriptors.
+    /// </summary>
     [Fact]
-    public async Task Intx_without_msi_carries_ping_and_a_file_copy()
+    public async Task Intx_without_msi_carries_ping_and_a_file_copy_and_mtu_9000_with_packet_split()
     {
-        await using var r = await StartAsync("e1000e-intx", "pci=nomsi");
+        await using var r = await StartAsync("e1000e-intx", "pci=nomsi", peerMtu: 9000);
         await r.ConfigureGuestAsync();
         Assert.Equal(InterruptMode.Intx, r.Served.Function.Interrupts.Mode);
         PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
@@ -114,6 +117,16 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
         output.WriteLine(interrupts);
         Assert.DoesNotContain("MSI", interrupts);
+
+        await r.Guest.RunCheckedAsync("ip link set eth0 mtu 9000", TimeSpan.FromSeconds(10));
+        await r.ConfigureGuestAfterResetAsync();
+        Assert.True(r.Device.PacketSplitReceive, "e1000e did not switch to packet-split descriptors for MTU 9000");
+        // Don't fragment: the 9000-byte datagram crosses as one frame each way.
+        var jumbo = await r.Guest.RunAsync($"/usr/bin/ping -c 5 -s 8972 -M do -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(60));
+        output.WriteLine(string.Join(", ", r.Device.Counters.Snapshot()));
+        output.WriteLine((await r.Guest.RunAsync("ethtool -S eth0 | grep -v ': 0$'; ethtool -d eth0 | grep -e RCTL -e RDLEN -e RDH -e RDT", TimeSpan.FromSeconds(10))).Output);
+        PingOutput.AssertAllAnswered(jumbo.Output, 5);
+        Assert.Equal(0, r.Device.Counters.RxTooLong + r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
         Assert.Null(r.Served.Function.FailureReason);
     }
 
