@@ -132,6 +132,7 @@ public sealed partial class E1000Device
     private void ResetPhy()
     {
         Phy.Mii.Reset();
+        Phy.ResetPages();
         UpdateLinkStatus();
     }
 

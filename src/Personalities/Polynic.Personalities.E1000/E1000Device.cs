@@ -11,14 +11,16 @@ using static Polynic.Personalities.E1000.E1000Registers;
 namespace Polynic.Personalities.E1000;
 
 /// <summary>
-/// Intel 82540EM Gigabit Ethernet Controller (8086:100E), the NIC QEMU calls "e1000": the stock
-/// Linux e1000 driver, its ethtool self-test and iPXE drive it unmodified
+/// Intel 82540EM Gigabit Ethernet Controller (8086:100E), the NIC QEMU calls "e1000" (and, through
+/// <see cref="Create82574L(NicSettings)"/>, the 82574L QEMU calls "e1000e"): the stock
+/// Linux e1000 (e1000e) driver, its ethtool self-test and iPXE drive it unmodified
 /// (docs/personalities/e1000-driver-expectations.md lists what each expects).
 /// </summary>
 /// <remarks>
 /// <para>
 /// BAR0: 128 KiB of registers (<see cref="E1000Registers"/>). BAR1: the 64-byte I/O window
-/// (IOADDR/IODATA) through which Linux resets the 82540. INTx only, like the real part.
+/// (IOADDR/IODATA) through which Linux resets the 82540. INTx only, like the real part. The 82574L's
+/// layout, MSI/MSI-X and other differences are in E1000Device.E1000e.cs and <see cref="E1000Model.I82574L"/>.
 /// </para>
 /// <para>
 /// This class wires the parts together; each part is one concept: the register map
