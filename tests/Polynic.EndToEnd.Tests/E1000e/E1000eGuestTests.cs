@@ -19,10 +19,11 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
 
     /// <summary>
     /// One boot, the whole driver: a clean probe, link at 1000/full, three MSI-X vectors (rx, tx,
-    /// other), ping, iperf3 both ways with TSO frames reaching the tap whole, and 16 MiB each way.
+    /// other), ping, iperf3 both ways with TSO frames reaching the tap whole, 16 MiB each way, and
+    /// receive filtering (multicast table, allmulti, promiscuous).
     /// </summary>
     [Fact]
-    public async Task Probe_msix_link_ping_iperf3_tso_and_16_MiB_both_ways()
+    public async Task Probe_msix_link_ping_iperf3_tso_16_MiB_both_ways_and_receive_filters()
     {
         await using var r = await StartAsync("e1000e-main");
         await r.ConfigureGuestAsync();
@@ -68,8 +69,36 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         Assert.Matches(@"rx_errors: 0\b", stats);
         Assert.Matches(@"tx_errors: 0\b", stats);
         Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+
+        // Receive filtering as the e1000 test checks it: multicast table, allmulti, promiscuous.
+        await r.Peer.RunAsync($"ip route add 224.0.0.0/4 dev {r.TapName}");
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip maddr add 01:00:5e:01:02:03 dev eth0", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")), 5, 6);
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 allmulticast on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")), 5, 6);
+        await r.Peer.RunAsync($"ip neigh replace 10.77.{r.Subnet}.99 lladdr 02:00:00:00:00:99 dev {r.TapName}");
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)), 5, 6);
         Assert.Null(r.Served.Function.FailureReason);
     }
+
+    private static Task SendMulticastAsync(NicRig<E1000Device> r, string group) =>
+        r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 -I {r.TapName} {group}", TimeSpan.FromSeconds(30), check: false);
+
+    /// <summary>Frames the guest kernel received on eth0 while <paramref name="action"/> ran.</summary>
+    private static async Task<long> ReceivedAfterAsync(NicRig<E1000Device> r, Func<Task> action)
+    {
+        long before = await RxPacketsAsync(r);
+        await action();
+        await Task.Delay(300);
+        return await RxPacketsAsync(r) - before;
+    }
+
+    private static async Task<long> RxPacketsAsync(NicRig<E1000Device> r) =>
+        long.Parse((await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/statistics/rx_packets", TimeSpan.FromSeconds(5))).Trim());
 
     /// <summary>
     /// MSI instead of MSI-X (the driver's IntMode=1; it tests the MSI first and falls back to INTx if
