@@ -19,11 +19,11 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
 
     /// <summary>
     /// One boot, the whole driver: a clean probe, link at 1000/full, three MSI-X vectors (rx, tx,
-    /// other), ping, iperf3 both ways with TSO frames reaching the tap whole, 16 MiB each way, and
-    /// receive filtering (multicast table, allmulti, promiscuous).
+    /// other), ping, iperf3 both ways with TSO frames reaching the tap whole, 16 MiB each way,
+    /// receive filtering (multicast table, allmulti, promiscuous) and the offline self-test.
     /// </summary>
     [Fact]
-    public async Task Probe_msix_link_ping_iperf3_tso_16_MiB_both_ways_and_receive_filters()
+    public async Task Probe_msix_link_ping_iperf3_tso_16_MiB_both_ways_receive_filters_and_self_test()
     {
         await using var r = await StartAsync("e1000e-main");
         await r.ConfigureGuestAsync();
@@ -82,7 +82,31 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         Assert.Equal(0, await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)));
         await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc on", TimeSpan.FromSeconds(5));
         Assert.InRange(await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)), 5, 6);
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc off", TimeSpan.FromSeconds(5));
+
+        // The offline self-test from MSI-X mode (its interrupt test drops to INTx and comes back), then traffic on MSI-X again.
+        await AssertSelfTestPassesAsync(r);
+        Assert.Equal(InterruptMode.Msix, r.Served.Function.Interrupts.Mode);
+        long rxBefore = InterruptCount(await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5)), "eth0-rx-0");
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 10 -i 0.05 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)), 10);
+        Assert.True(InterruptCount(await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5)), "eth0-rx-0") >= rxBefore + 10);
         Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    /// <summary>
+    /// <c>ethtool -t eth0 offline</c>: register, NVM, interrupt, PHY loopback and link tests all pass
+    /// (QEMU 11.1.3's own e1000e fails three with a current kernel); the link comes back afterwards.
+    /// </summary>
+    private async Task AssertSelfTestPassesAsync(NicRig<E1000Device> r)
+    {
+        var result = await r.Guest.RunAsync("ethtool -t eth0 offline", TimeSpan.FromMinutes(2));
+        output.WriteLine(result.Output);
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("The test result is PASS", result.Output);
+        foreach (var test in new[] { "Register test", "Eeprom test", "Interrupt test", "Loopback test", "Link test" })
+            Assert.Matches(new Regex($@"{test}\s+\((on/)?offline\)\s+0\b"), result.Output);
+        await r.ConfigureGuestAfterResetAsync();
+        Assert.Contains(" 0% packet loss", await r.Guest.RunCheckedAsync($"ping -c 5 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)));
     }
 
     private static Task SendMulticastAsync(NicRig<E1000Device> r, string group) =>
@@ -102,11 +126,10 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
 
     /// <summary>
     /// MSI instead of MSI-X (the driver's IntMode=1; it tests the MSI first and falls back to INTx if
-    /// no message arrives): ping and a file copy, then the offline self-test, which also exercises the
-    /// driver's resets, NVM, PHY loopback and the INTx line.
+    /// no message arrives): ping and a file copy.
     /// </summary>
     [Fact]
-    public async Task Msi_carries_ping_and_a_file_copy_and_the_offline_self_test_passes()
+    public async Task Msi_carries_ping_and_a_file_copy()
     {
         await using var r = await StartAsync("e1000e-msi");
         // The rig's init loads modules without parameters: reload the driver with IntMode=1 (MSI), which also re-probes the device.
@@ -119,15 +142,6 @@ public sealed partial class E1000eGuestTests(RigFixture rig, ITestOutputHelper o
         Assert.Contains("MSI", interrupts);
         PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
         await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
-
-        var result = await r.Guest.RunAsync("ethtool -t eth0 offline", TimeSpan.FromMinutes(2));
-        output.WriteLine(result.Output);
-        Assert.True(result.ExitCode == 0, result.Output);
-        Assert.Contains("The test result is PASS", result.Output);
-        foreach (var test in new[] { "Register test", "Eeprom test", "Interrupt test", "Loopback test", "Link test" })
-            Assert.Matches(new Regex($@"{test}\s+\((on/)?offline\)\s+0\b"), result.Output);
-        await r.ConfigureGuestAfterResetAsync();
-        Assert.Contains(" 0% packet loss", await r.Guest.RunCheckedAsync($"ping -c 5 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)));
         Assert.Null(r.Served.Function.FailureReason);
     }
 
