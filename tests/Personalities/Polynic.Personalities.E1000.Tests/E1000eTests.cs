@@ -178,7 +178,8 @@ public class E1000eTests : IDisposable
     [Fact]
     public void Msix_routes_receive_transmit_and_other_causes_to_their_ivar_vectors_with_auto_clear()
     {
-        EnableMsix();
+        _rig.EnableMsix();
+        Assert.Equal(InterruptMode.Msix, _rig.Machine.Function(_rig.Slot).Interrupts.Mode);
         // What e1000_configure_msix and e1000_irq_enable write for 82574: rx → 0, tx → 1, other → 2.
         _rig.Write(Ivar, (IvarValid | 0) | (IvarValid | 1) << IvarTxq0Shift | (IvarValid | 2) << IvarOtherShift | 1u << 31);
         _rig.Write(CtrlExt, _rig.Read(CtrlExt) | CtrlExtPbaClr | CtrlExtEiame);
@@ -211,7 +212,7 @@ public class E1000eTests : IDisposable
     [Fact]
     public void Msix_with_eiame_masks_the_iam_causes_until_the_driver_re_enables_them()
     {
-        EnableMsix();
+        _rig.EnableMsix();
         _rig.Write(Ivar, IvarValid | 0);
         _rig.Write(CtrlExt, CtrlExtEiame);
         _rig.Write(Iam, IcrRxq0);
@@ -230,7 +231,7 @@ public class E1000eTests : IDisposable
     [Fact]
     public void Invalid_ivar_entries_send_nothing_and_are_counted()
     {
-        EnableMsix();
+        _rig.EnableMsix();
         _rig.Write(Ivar, 7);   // vector 7 without the valid bit
         _rig.Write(Ims, IcrRxq0);
         _rig.SetupRx(16);
@@ -285,26 +286,6 @@ public class E1000eTests : IDisposable
         _rig.Write(Mdic, value | (uint)register << MdicRegisterShift | 1u << MdicPhyShift | MdicOpWrite);
         Assert.Equal(MdicReady, _rig.Read(Mdic) & (MdicReady | MdicError));
     }
-
-    /// <summary>Enables MSI-X in config space and unmasks the five vectors in BAR 3's table.</summary>
-    private void EnableMsix()
-    {
-        uint at = _rig.Machine.ConfigRead(_rig.Slot, 0x34, 1);
-        for (int guard = 0; at != 0 && guard < 48; guard++)
-        {
-            if (_rig.Machine.ConfigRead(_rig.Slot, (int)at, 1) == 0x11)
-            {
-                _rig.Machine.ConfigWrite(_rig.Slot, (int)at + 2, 0x8000, 2);
-                Span<byte> zero = stackalloc byte[4];
-                zero.Clear();
-                for (int v = 0; v < E1000eRegisters.MsixVectors; v++) _rig.Machine.Function(_rig.Slot).WriteBar(3, (ulong)v * 16 + 12, zero);
-                Assert.Equal(InterruptMode.Msix, _rig.Machine.Function(_rig.Slot).Interrupts.Mode);
-                return;
-            }
-            at = _rig.Machine.ConfigRead(_rig.Slot, (int)at + 1, 1);
-        }
-        throw new InvalidOperationException("no MSI-X capability");
-    }
 }
 
 /// <summary>The 8254x hostile-guest suite against the 82574L (legacy descriptors after reset), plus what only the 82574 has.</summary>
@@ -317,6 +298,7 @@ public sealed class E1000eHostileGuestTests : HostileGuestTests
     {
         var random = new Random(4321);
         uint[] offsets = [Ivar, Eiac, Iam, CtrlExt, Rfctl, Rxcsum, Psrctl, Eewr, Eerd, Mdic, Ims, Imc, Ics, Icr, Rctl, Rdt, Rdh, Rdlen, Tdt, Tdh];
+        Rig.EnableMsix();
         Rig.Write(Rfctl, RfctlExtendedStatus);
         Rig.SetupRx(16, RctlEn | RctlBam | RctlSecrc);
         for (int i = 0; i < 20000; i++)
@@ -327,6 +309,7 @@ public sealed class E1000eHostileGuestTests : HostileGuestTests
             if (i % 5 == 0) Rig.Read(Icr);
         }
         Assert.Null(Rig.Machine.Function(Rig.Slot).FailureReason);
+        Assert.Equal(InterruptMode.Msix, Rig.Machine.Function(Rig.Slot).Interrupts.Mode);
         Rig.Write(Rfctl, 0);
         AssertStillWorks();
     }

@@ -77,6 +77,26 @@ public sealed class E1000Rig : IDisposable
     public void IoWrite(uint port, uint value) => Machine.IoWrite(Io + port, value);
     public Span<byte> Ram(ulong address, int length) => Machine.Ram.Span(address, length);
 
+    /// <summary>Enables MSI-X in config space and unmasks every vector of the table (the 82574's, in BAR 3).</summary>
+    public void EnableMsix()
+    {
+        var msix = Nic.Definition.Msix ?? throw new InvalidOperationException("no MSI-X capability");
+        uint at = Machine.ConfigRead(Slot, 0x34, 1);
+        for (int guard = 0; at != 0 && guard < 48; guard++)
+        {
+            if (Machine.ConfigRead(Slot, (int)at, 1) == 0x11)
+            {
+                Machine.ConfigWrite(Slot, (int)at + 2, 0x8000, 2);
+                Span<byte> zero = stackalloc byte[4];
+                zero.Clear();
+                for (int v = 0; v < msix.Vectors; v++) Machine.Function(Slot).WriteBar(msix.TableBar, msix.TableOffset + (ulong)v * 16 + 12, zero);
+                return;
+            }
+            at = Machine.ConfigRead(Slot, (int)at + 1, 1);
+        }
+        throw new InvalidOperationException("no MSI-X capability in config space");
+    }
+
     /// <summary>Sends a frame into the NIC from the wire.</summary>
     public bool Inject(ReadOnlySpan<byte> frame) => Pair.B.Send(frame);
 
