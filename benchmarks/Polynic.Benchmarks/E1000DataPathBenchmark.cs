@@ -8,7 +8,7 @@ using static Polynic.Personalities.E1000.E1000Registers;
 namespace Polynic.Benchmarks;
 
 /// <summary>
-/// The e1000 personality's frame paths on one core, in the in-process machine (no VMM, no
+/// The e1000 and e1000e personalities' frame paths on one core, in the in-process machine (no VMM, no
 /// socket): transmit = the guest bumps TDT over a ring of ready legacy descriptors and the
 /// device fetches, gathers and hands each frame to a port; receive = a port delivers frames
 /// and the device fills receive descriptors and buffers. One operation = one frame.
@@ -32,12 +32,17 @@ public class E1000DataPathBenchmark
     [Params(64, 1500)]
     public int FrameSize { get; set; }
 
+    /// <summary>The 82540EM (e1000) or the 82574L (e1000e, with the extended receive descriptors Linux e1000e uses).</summary>
+    [Params("e1000", "e1000e")]
+    public string Part { get; set; } = "e1000";
+
     [GlobalSetup]
     public void Setup()
     {
         _scrape = ScrapeLoop.StartIfAsked();
         _machine = new Machine(ramSize: 16 << 20);
-        _nic = new E1000Device(new NicSettings(MacAddress.Parse("52:54:00:12:34:56")));
+        var settings = new NicSettings(MacAddress.Parse("52:54:00:12:34:56"));
+        _nic = Part == "e1000e" ? E1000Device.Create82574L(settings) : new E1000Device(settings);
         _nic.AttachPort(new DiscardPort());
         int slot = _machine.Plug(_nic);
         _mmio = _machine.Enumerate(slot)[0];
@@ -64,6 +69,7 @@ public class E1000DataPathBenchmark
         Write(Rdbal, (uint)RxRing);
         Write(Rdlen, Ring * 16);
         Write(Rdt, Ring - 1);
+        if (Part == "e1000e") Write(E1000eRegisters.Rfctl, E1000eBits.RfctlExtendedStatus);
         Write(Rctl, E1000Bits.RctlEn | E1000Bits.RctlUpe | E1000Bits.RctlBam);
     }
 

@@ -15,6 +15,7 @@ internal sealed record Card(string Name, string Personality, string Options, str
     public static readonly IReadOnlyList<Card> All =
     [
         new("e1000", "e1000", "", "e1000", "e1000", "e1000"),
+        new("e1000e", "e1000e", "", "e1000e", "e1000e", "e1000e"),
         new("virtio-net", "virtio-net", "", "virtio-net-pci", "virtio_net", "virtio_net"),
         new("rtl8139cp", "rtl8139cp", "", "rtl8139", "8139cp", "8139cp"),
         // QEMU's rtl8139 reports revision 0x20 (a C+ chip), which 8139too refuses: C mode is

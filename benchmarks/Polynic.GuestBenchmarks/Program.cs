@@ -10,7 +10,7 @@ using Polynic.Rig;
 // users run) over vfio-user against QEMU's own model of the same card; same QEMU, same guest
 // kernel, same port type (a tap into a network namespace); variants alternate round by round so
 // machine noise hits both alike. `roundtrip` times Polynic's share of one register read.
-var card = new Option<string>("--card", "-c") { Description = "e1000, virtio-net, rtl8139cp, rtl8139, ne2000, or switch (guest to guest).", DefaultValueFactory = _ => "e1000" };
+var card = new Option<string>("--card", "-c") { Description = "e1000, e1000e, virtio-net, rtl8139cp, rtl8139, ne2000, or switch (guest to guest).", DefaultValueFactory = _ => "e1000" };
 var seconds = new Option<int>("--seconds", "-s") { Description = "iperf3 seconds per direction.", DefaultValueFactory = _ => 10 };
 var rounds = new Option<int>("--rounds", "-r") { Description = "Rounds; each boots a guest per variant.", DefaultValueFactory = _ => 10 };
 var pings = new Option<int>("--pings") { Description = "Echo requests per round (the median is reported).", DefaultValueFactory = _ => 100 };

@@ -28,6 +28,7 @@ public sealed class DeviceFuzzSmokeTests(ModulesFixture modules, ITestOutputHelp
 
     [Theory]
     [InlineData("e1000", true)]
+    [InlineData("e1000e", true)]
     [InlineData("rtl8139", true)]
     [InlineData("rtl8139cp", true)]
     [InlineData("ne2000", true)]

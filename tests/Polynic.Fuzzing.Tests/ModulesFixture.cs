@@ -15,7 +15,7 @@ public sealed class ModulesFixture : IDisposable
         ["Polynic.Personalities.Diagnostic", "Polynic.Personalities.E1000", "Polynic.Personalities.Rtl8139", "Polynic.Personalities.VirtioNet"];
 
     /// <summary>Every personality the issue asks to be fuzzed, plus the diagnostic function.</summary>
-    public static readonly string[] Personalities = ["e1000", "rtl8139", "rtl8139cp", "ne2000", "virtio-net", "scratchpad", "diagnostic"];
+    public static readonly string[] Personalities = ["e1000", "e1000e", "rtl8139", "rtl8139cp", "ne2000", "virtio-net", "scratchpad", "diagnostic"];
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"polynic-fuzz-{Guid.NewGuid():N}");
 

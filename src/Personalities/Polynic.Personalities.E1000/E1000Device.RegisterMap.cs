@@ -26,7 +26,8 @@ public sealed partial class E1000Device
         r.Declare(Eecd, "EECD", writeMask: EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq,
             onRead: (_, in read) => Eeprom.ReadEecd(read.Value), onWrite: (_, in w) => Eeprom.WriteEecd(w.NewValue));
         r.Declare(Eerd, "EERD", onWrite: (file, in w) => file.Set(Eerd, Eeprom.ServeEerd(w.NewValue)));
-        r.Declare(CtrlExt, "CTRL_EXT");
+        // 82574: EE_RST (bit 13) self-clears (the NVM reload completes at once).
+        r.Declare(CtrlExt, "CTRL_EXT", writeMask: _model.Is82574 ? ~E1000eBits.CtrlExtEeRst : uint.MaxValue);
         r.Declare(Mdic, "MDIC", onWrite: OnMdicWrite);
         r.Declare(Fcal, "FCAL");
         r.Declare(Fcah, "FCAH", writeMask: 0xFFFF);
@@ -36,20 +37,21 @@ public sealed partial class E1000Device
         r.Declare(Txcw, "TXCW", writeMask: 0xC000_FFFF);
         r.Declare(Rxcw, "RXCW", access: RO);
         r.Declare(Ledctl, "LEDCTL", 0x0706_8302);
-        r.Declare(Pba, "PBA", 0x0010_0030);
+        r.Declare(Pba, "PBA", _model.Is82574 ? 0x0014_0014u : 0x0010_0030u);
 
         // Interrupts (SDM 13.4.17-13.4.21): the cause/mask state lives in InterruptCauses.
         r.Declare(Icr, "ICR", access: RO,
-            onRead: (_, in _) => Causes.ReadAndClear(), onWrite: (_, in w) => Causes.Acknowledge(w.Written));
+            onRead: (_, in _) => ReadIcr(), onWrite: (_, in w) => WriteIcr(w.Written));
         r.Declare(Itr, "ITR", writeMask: 0xFFFF, onWrite: (_, in w) => Moderation.SetThrottle(w.NewValue));
         r.Declare(Ics, "ICS", access: RO,
-            onRead: (_, in _) => Causes.Cause, onWrite: (_, in w) => Causes.Raise(w.Written & IcrImplemented));
+            onRead: (_, in _) => Causes.Cause, onWrite: (_, in w) => Causes.Raise(w.Written & ImplementedCauses));
         r.Declare(Ims, "IMS", access: RO,
-            onRead: (_, in _) => Causes.Mask, onWrite: (_, in w) => Causes.Enable(w.Written & IcrImplemented));
+            onRead: (_, in _) => Causes.Mask, onWrite: (_, in w) => Causes.Enable(w.Written & ImplementedCauses));
         r.Declare(Imc, "IMC", access: WO, onWrite: (_, in w) => Causes.Disable(w.Written));
 
         // Receive (SDM 13.4.22-13.4.33).
-        r.Declare(Rctl, "RCTL", writeMask: 0x06DF_B3FE, onWrite: (_, in w) =>
+        // The 82574 adds DTYP (bits 11:10, packet split).
+        r.Declare(Rctl, "RCTL", writeMask: _model.Is82574 ? 0x06DF_BFFEu : 0x06DF_B3FEu, onWrite: (_, in w) =>
         {
             SyncReceiveControl();
             if ((w.NewValue & ~w.OldValue & RctlEn) != 0) Receiver.Drain();
@@ -73,7 +75,8 @@ public sealed partial class E1000Device
         r.Declare(Rxdctl, "RXDCTL", 0x0001_0000);
         r.Declare(Radv, "RADV", writeMask: 0xFFFF);
         r.Declare(Rsrpd, "RSRPD", writeMask: 0xFFF);
-        r.Declare(Rxcsum, "RXCSUM", writeMask: 0x3FF);
+        // The 82574 adds IPV6OFL (bit 10) and PCSD (bit 13).
+        r.Declare(Rxcsum, "RXCSUM", writeMask: _model.Is82574 ? 0x27FFu : 0x3FFu);
         r.DeclareArray(Mta, MulticastTableWords, "MTA", onWrite: (_, in w) => Filter.SetHashWord(w.Element, w.NewValue));
         r.DeclareArray(Ral, ReceiveAddressCount, "RAL", stride: 8, onWrite: (_, in w) => SyncReceiveAddress(w.Element));
         r.DeclareArray(Rah, ReceiveAddressCount, "RAH", writeMask: 0x8003_FFFF, stride: 8, onWrite: (_, in w) => SyncReceiveAddress(w.Element));
@@ -129,6 +132,7 @@ public sealed partial class E1000Device
     private void ResetPhy()
     {
         Phy.Mii.Reset();
+        Phy.ResetPages();
         UpdateLinkStatus();
     }
 

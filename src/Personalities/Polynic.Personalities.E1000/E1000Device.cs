@@ -11,14 +11,16 @@ using static Polynic.Personalities.E1000.E1000Registers;
 namespace Polynic.Personalities.E1000;
 
 /// <summary>
-/// Intel 82540EM Gigabit Ethernet Controller (8086:100E), the NIC QEMU calls "e1000": the stock
-/// Linux e1000 driver, its ethtool self-test and iPXE drive it unmodified
+/// Intel 82540EM Gigabit Ethernet Controller (8086:100E), the NIC QEMU calls "e1000" (and, through
+/// <see cref="Create82574L(NicSettings)"/>, the 82574L QEMU calls "e1000e"): the stock
+/// Linux e1000 (e1000e) driver, its ethtool self-test and iPXE drive it unmodified
 /// (docs/personalities/e1000-driver-expectations.md lists what each expects).
 /// </summary>
 /// <remarks>
 /// <para>
 /// BAR0: 128 KiB of registers (<see cref="E1000Registers"/>). BAR1: the 64-byte I/O window
-/// (IOADDR/IODATA) through which Linux resets the 82540. INTx only, like the real part.
+/// (IOADDR/IODATA) through which Linux resets the 82540. INTx only, like the real part. The 82574L's
+/// layout, MSI/MSI-X and other differences are in E1000Device.E1000e.cs and <see cref="E1000Model.I82574L"/>.
 /// </para>
 /// <para>
 /// This class wires the parts together; each part is one concept: the register map
@@ -64,11 +66,12 @@ public sealed partial class E1000Device : NicDevice
     {
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _model = model ?? throw new ArgumentNullException(nameof(model));
-        Eeprom = new E1000Eeprom(model.EepromImage(settings.Mac));
-        Phy = new M88E1011Phy(model.PhyId);
+        Eeprom = new E1000Eeprom(model.EepromImage(settings.Mac), registerNvm: model.Is82574);
+        Phy = new M88E1011Phy(model.PhyId, bmPaging: model.Is82574);
         Filter = new ReceiveFilter(ReceiveAddressCount, MulticastTableWords * 32, MulticastHashKind.Intel);
         Registers = new RegisterFile(RegisterBarSize);
         DeclareRegisters(Registers);
+        if (model.Is82574) Declare82574Registers(Registers);
         Statistics = new Statistics(Registers);
         _io = new IoWindow(Registers);
         Faults = new FaultLog(time);
@@ -105,6 +108,11 @@ public sealed partial class E1000Device : NicDevice
     protected override void OnAttached()
     {
         _causes = new InterruptCauses(Context.Interrupts);
+        if (_model.Is82574)
+        {
+            VectorRouting = new MsixCauseRouting(Registers);
+            _causes.VectorRouting = VectorRouting;
+        }
         Moderation.Bind(_causes);
         Moderation.OnFailure = e => Context.ReportFailure("interrupt moderation timer", e);
     }
@@ -112,8 +120,9 @@ public sealed partial class E1000Device : NicDevice
     /// <inheritdoc/>
     protected override void ReadRegisters(int bar, ulong offset, Span<byte> data)
     {
+        // Any other BAR (the 82574's flash window, the MSI-X BAR outside its table and PBA) reads 0.
         if (bar == 0) Registers.Read(offset, data);
-        else if (bar == 1) _io.Read(offset, data);
+        else if (bar == _model.IoBar) _io.Read(offset, data);
         else data.Clear();
         Counters.UnknownRegisterAccesses = Registers.UnknownReads + Registers.UnknownWrites;
     }
@@ -122,7 +131,7 @@ public sealed partial class E1000Device : NicDevice
     protected override void WriteRegisters(int bar, ulong offset, ReadOnlySpan<byte> data)
     {
         if (bar == 0) Registers.Write(offset, data);
-        else if (bar == 1) _io.Write(offset, data);
+        else if (bar == _model.IoBar) _io.Write(offset, data);
         Counters.UnknownRegisterAccesses = Registers.UnknownReads + Registers.UnknownWrites;
     }
 
@@ -131,6 +140,7 @@ public sealed partial class E1000Device : NicDevice
     protected override void ResetDevice()
     {
         Phy.Mii.Reset();
+        Phy.ResetPages();
         _io.Reset();
         ResetMac();
     }

@@ -14,18 +14,40 @@ namespace Polynic.Personalities.E1000;
 /// </summary>
 internal sealed class E1000Model
 {
+    /// <summary>Which programming model the part follows beyond the shared 8254x core.</summary>
+    public enum Family
+    {
+        /// <summary>82540/82544/82545: Microwire EEPROM, INTx only, legacy receive descriptors.</summary>
+        Pci8254x,
+
+        /// <summary>82574L: SPI NVM read through EERD, BM PHY, MSI-X with IVAR, extended receive descriptors.</summary>
+        Pcie82574,
+    }
+
     /// <summary>Words of the 93C46 EEPROM (6 address bits) and of the 93C66 (8 address bits, EECD.SIZE set).</summary>
     public const int SmallEepromWords = 64, LargeEepromWords = 256;
 
     private readonly Func<MacAddress, ushort[]> _eeprom;
 
-    private E1000Model(PciFunctionDefinition definition, Func<MacAddress, ushort[]> eeprom, uint phyId, uint statusBus)
+    private E1000Model(PciFunctionDefinition definition, Func<MacAddress, ushort[]> eeprom, uint phyId, uint statusBus,
+        Family family = Family.Pci8254x, int ioBar = 1)
     {
         Definition = definition;
         _eeprom = eeprom;
         PhyId = phyId;
         StatusBus = statusBus;
+        PartFamily = family;
+        IoBar = ioBar;
     }
+
+    /// <summary>The programming model beyond the shared 8254x core.</summary>
+    public Family PartFamily { get; }
+
+    /// <summary>Whether this is the 82574L (e1000e) rather than a PCI 8254x.</summary>
+    public bool Is82574 => PartFamily == Family.Pcie82574;
+
+    /// <summary>The BAR of the IOADDR/IODATA window (1 on the 8254x, 2 on the 82574, whose BAR 1 is the flash window).</summary>
+    public int IoBar { get; }
 
     /// <summary>The PCI function the guest enumerates.</summary>
     public PciFunctionDefinition Definition { get; }
@@ -54,6 +76,38 @@ internal sealed class E1000Model
         E1000Eeprom.DefaultImage,
         M88E1011Phy.DefaultPhyId,
         statusBus: 0);
+
+    /// <summary>
+    /// The Intel 82574L (8086:10D3), QEMU's "e1000e": BAR 0 registers, BAR 1 the flash window (unused
+    /// by Linux on this part), BAR 2 the I/O window, BAR 3 the MSI-X table (offset 0) and PBA (offset
+    /// 0x2000) with five vectors; MSI with one vector; a 64-word NVM read through EERD and a BME1000 PHY
+    /// (82574 datasheet 9.x PCI configuration, 10.x registers; the layout QEMU's hw/net/e1000e.c uses).
+    /// </summary>
+    public static E1000Model I82574L { get; } = new(
+        new PciFunctionDefinition
+        {
+            Identity = new PciIdentity(
+                VendorId: 0x8086, DeviceId: 0x10D3, ClassCode: 0x020000, Revision: 0x00,
+                SubsystemVendorId: 0x8086, SubsystemId: 0x0000, InterruptPin: 1),
+            Bars =
+            [
+                new BarDefinition(0, BarKind.Memory32, E1000Device.RegisterBarSize),
+                new BarDefinition(1, BarKind.Memory32, E1000Device.RegisterBarSize),
+                new BarDefinition(2, BarKind.Io, 32),
+                new BarDefinition(3, BarKind.Memory32, 16 * 1024),
+            ],
+            Msi = new MsiCapability(Vectors: 1, Is64Bit: true),
+            Msix = new MsixCapability(E1000eRegisters.MsixVectors, TableBar: 3, TableOffset: 0, PbaBar: 3, PbaOffset: 0x2000),
+            PowerManagement = new PowerManagementCapability(),
+        },
+        E1000Eeprom.Image82574L,
+        BmePhyId,
+        statusBus: 0,
+        Family.Pcie82574,
+        ioBar: 2);
+
+    /// <summary>BME1000 revision 2, the only PHY e1000_init_phy_params_82571 accepts on an 82574 (BME1000_E_PHY_ID_R2).</summary>
+    public const uint BmePhyId = 0x0141_0CB1;
 
     /// <summary>The model a checked descriptor declares (see <see cref="Check"/>).</summary>
     /// <exception cref="ArgumentException">The descriptor fails <see cref="Check"/>; the message lists why.</exception>

@@ -36,3 +36,24 @@ public sealed class E1000Factory : IDescriptorBehaviour
     /// </remarks>
     public IReadOnlyList<DescriptorProblem> CheckDescriptor(PersonalityDescriptor descriptor) => E1000Model.Check(descriptor);
 }
+
+/// <summary>
+/// The e1000e (Intel 82574L, 8086:10D3) as a personality of the same module: the 8254x behaviour
+/// with the 82574's NVM, PHY, MSI-X and receive descriptor formats (<see cref="E1000Device.Create82574L(Polynic.Core.Nic.NicSettings)"/>).
+/// </summary>
+public sealed class E1000eFactory : IPersonalityFactory
+{
+    /// <inheritdoc/>
+    public string Name => "e1000e";
+
+    /// <inheritdoc/>
+    public string Description => "Intel 82574L Gigabit Ethernet (8086:10D3), Linux e1000e";
+
+    /// <inheritdoc/>
+    public IPciDevice Create(PersonalitySettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.RejectUnknownOptions();
+        return E1000Device.Create82574L(settings.Nic);
+    }
+}

@@ -40,9 +40,23 @@ internal sealed class M88E1011Phy
     /// <summary>Creates the 88E1011 in its power-on state, link down until the port reports carrier.</summary>
     public M88E1011Phy() : this(DefaultPhyId) { }
 
+    /// <summary>BME1000 page select (Linux BM_PHY_PAGE_SELECT): registers 16-31 of other pages are reached through it.</summary>
+    public const int BmPageSelect = 22;
+
+    // BM paging: registers 16..31 of pages 1..1023 (page 0 is the M88 set above). Linux writes the
+    // page number into register 22 before any access above register 15 (e1000e_read_phy_reg_bm2);
+    // the 82574 loopback self-test uses pages 2, 769 and 776. Page numbers wrap at 1024 so the store
+    // stays bounded whatever a guest writes.
+    private const int PageCount = 1024;
+    private readonly ushort[]? _pages;
+    private ushort _page;
+
     /// <summary>Creates the PHY reporting identifier <paramref name="phyId"/> (registers 2 and 3).</summary>
-    public M88E1011Phy(uint phyId)
+    /// <param name="phyId">What MII registers 2 and 3 read.</param>
+    /// <param name="bmPaging">The 82574's BME1000: register 22 selects the page of registers 16-31.</param>
+    public M88E1011Phy(uint phyId, bool bmPaging = false)
     {
+        if (bmPaging) _pages = new ushort[PageCount * 16];
         var options = new MiiPhyOptions
         {
             PhyId = phyId,
@@ -80,12 +94,33 @@ internal sealed class M88E1011Phy
         uint op = mdic & MdicOpMask;
         uint result = (mdic & ~(MdicReady | MdicError)) | MdicReady;
         if (phy != Address || (op != MdicOpRead && op != MdicOpWrite)) return result | MdicError;
+        if (_pages is not null && register >= 16)
+        {
+            if (register == BmPageSelect)
+            {
+                if (op == MdicOpWrite) _page = (ushort)mdic;
+                return op == MdicOpWrite ? result : (result & ~MdicDataMask) | _page;
+            }
+            if (_page % PageCount != 0)
+            {
+                int slot = _page % PageCount * 16 + register - 16;
+                if (op == MdicOpWrite) _pages[slot] = (ushort)mdic;
+                return op == MdicOpWrite ? result : (result & ~MdicDataMask) | _pages[slot];
+            }
+        }
         if (op == MdicOpWrite)
         {
             Mii.Write(register, (ushort)mdic);
             return result;
         }
         return (result & ~MdicDataMask) | Mii.Read(register);
+    }
+
+    /// <summary>Power-on state of the paged registers (device reset); the page-0 registers reset with <see cref="Mii"/>.</summary>
+    public void ResetPages()
+    {
+        _page = 0;
+        if (_pages is not null) Array.Clear(_pages);
     }
 
     private static ushort SpecificStatusOf(MiiPhy phy)

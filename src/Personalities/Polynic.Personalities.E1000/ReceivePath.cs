@@ -23,7 +23,7 @@ namespace Polynic.Personalities.E1000;
 /// "no descriptors"; unreadable descriptors are counted and drop the frame. The frame path
 /// allocates nothing: one preallocated buffer holds the frame as delivered.
 /// </remarks>
-internal sealed class ReceivePath
+internal sealed partial class ReceivePath
 {
     /// <summary>Longest frame accepted with RCTL.LPE, FCS included (82540: 16 KiB).</summary>
     public const int MaxLongFrame = 16 * 1024;
@@ -43,22 +43,31 @@ internal sealed class ReceivePath
 #pragma warning restore CS1591
 
     private readonly E1000Device _device;
-    private readonly DescriptorRing _ring = new(16);
+    // 16-byte descriptors (legacy, extended) and the 82574's 32-byte packet-split ones; SyncRing picks one.
+    private readonly DescriptorRing _plainRing = new(16);
+    private readonly DescriptorRing _splitRing = new(PacketSplitDescriptorSize);
+    private DescriptorRing _ring;
     private readonly byte[] _buffer = new byte[MaxLongFrame + FcsLength];
     private readonly FrameFifo _packetBuffer = new(64 * 1024);
     // A descriptor as read and its write-back half. Not stackalloc: Deliver has a loop, and a method
     // with both is compiled once without profile data (no tiering), which costs every frame.
-    private readonly byte[] _descriptor = new byte[16];
-    private readonly byte[] _writeBack = new byte[8];
+    private readonly byte[] _descriptor = new byte[PacketSplitDescriptorSize];
+    private readonly byte[] _writeBack = new byte[16];
 
-    public ReceivePath(E1000Device device) => _device = device;
+    public ReceivePath(E1000Device device)
+    {
+        _device = device;
+        _ring = _plainRing;
+    }
 
     /// <summary>Frames waiting in the packet buffer for descriptors.</summary>
     public int Waiting => _packetBuffer.Count;
 
     public void Reset()
     {
-        _ring.Reset();
+        _plainRing.Reset();
+        _splitRing.Reset();
+        _ring = _plainRing;
         _packetBuffer.Clear();
     }
 
@@ -228,13 +237,18 @@ internal sealed class ReceivePath
 
     private Outcome Deliver(ReadOnlySpan<byte> data, uint rctl, byte status, byte errors, ushort special)
     {
+        if (_device.PacketSplitReceive) return DeliverSplit(data, rctl, status, errors, special);
         var regs = _device.Registers;
         if (!SyncRing(out uint available) || available * (long)BufferSize(rctl) < data.Length) return Outcome.NoDescriptors;
 
         var dma = _device.Dma;
         int bufferSize = BufferSize(rctl);
         Span<byte> raw = _descriptor;
-        Span<byte> writeBack = _writeBack;
+        // Legacy write-back: the upper 8 bytes. Extended (82574 RFCTL.EXSTEN): all 16, the buffer
+        // address overwritten (82574 datasheet 7.1.4.2).
+        bool extended = _device.ExtendedReceiveDescriptors;
+        Span<byte> writeBack = extended ? _writeBack : _writeBack.AsSpan(0, 8);
+        uint writeBackOffset = extended ? 0u : 8u;
         int offset = 0;
         var budget = _ring.BeginPass();
         // Bounded by the ring size and by the available-descriptor check above.
@@ -257,12 +271,10 @@ internal sealed class ReceivePath
                 _device.Faults.Warn(_device.Log, "receive buffer outside guest memory", address);
                 descriptorErrors |= ErrorRxe;
             }
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack, (ushort)piece);
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[2..], 0);
-            writeBack[4] = (byte)(status | (last ? StatusEop : 0));
-            writeBack[5] = descriptorErrors;
-            BinaryPrimitives.WriteUInt16LittleEndian(writeBack[6..], special);
-            if (!_ring.TryGetAddress(_ring.Head, out var at) || !at.TryAdd(8, out var upper) || !dma.TryWrite(upper, writeBack))
+            byte pieceStatus = (byte)(status | (last ? StatusEop : 0));
+            if (extended) WriteExtended(writeBack, piece, pieceStatus, descriptorErrors, special);
+            else WriteLegacy(writeBack, piece, pieceStatus, descriptorErrors, special);
+            if (!_ring.TryGetAddress(_ring.Head, out var at) || !at.TryAdd(writeBackOffset, out var upper) || !dma.TryWrite(upper, writeBack))
                 Fault("receive descriptor write-back failed", at.Value);
             regs.Set(Rdh, _ring.Advance());
             offset += piece;
@@ -270,6 +282,30 @@ internal sealed class ReceivePath
 
         CheckThreshold(rctl);
         return Outcome.Delivered;
+    }
+
+    /// <summary>Legacy write-back (8254x SDM 3.2.3): length, checksum (0), status, errors, special.</summary>
+    private static void WriteLegacy(Span<byte> writeBack, int length, byte status, byte errors, ushort special)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack, (ushort)length);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[2..], 0);
+        writeBack[4] = status;
+        writeBack[5] = errors;
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[6..], special);
+    }
+
+    /// <summary>
+    /// Extended write-back (82574 datasheet 7.1.4.2): MRQ and the RSS hash or IP identification (0:
+    /// RSS is not modelled, every frame is queue 0 with hash type "none"), then the extended
+    /// status/error dword — the legacy status in bits 7:0 and the legacy errors in 31:24, which is
+    /// where e1000e reads them — the length and the VLAN tag.
+    /// </summary>
+    private static void WriteExtended(Span<byte> writeBack, int length, byte status, byte errors, ushort special)
+    {
+        writeBack[..8].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(writeBack[8..], status | (uint)errors << 24);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[12..], (ushort)length);
+        BinaryPrimitives.WriteUInt16LittleEndian(writeBack[14..], special);
     }
 
     /// <summary>ICR.RXDMT0 when the descriptors left for hardware drop to RDLEN / 2^(RDMTS+1) (SDM 13.4.22).</summary>
@@ -284,8 +320,21 @@ internal sealed class ReceivePath
     {
         available = 0;
         var regs = _device.Registers;
+        _ring = _device.PacketSplitReceive ? _splitRing : _plainRing;
         _ring.Configure(new GuestAddress((ulong)regs.Get(Rdbah) << 32 | regs.Get(Rdbal)), regs.Get(Rdlen));
         uint head = regs.Get(Rdh), tail = regs.Get(Rdt), count = _ring.Count;
+        if (_ring == _splitRing)
+        {
+            // RDH/RDT count 16-byte units whatever the descriptor size (82574 datasheet 7.1.4.3;
+            // e1000_alloc_rx_buffers_ps writes the tail doubled): a 32-byte descriptor is two.
+            if (((head | tail) & 1) != 0)
+            {
+                Fault("packet split head or tail not on a 32-byte descriptor", (ulong)head << 32 | tail);
+                return false;
+            }
+            head /= 2;
+            tail /= 2;
+        }
         if (count == 0) return false;
         if (head >= count || tail >= count)
         {

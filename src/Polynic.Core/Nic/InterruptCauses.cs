@@ -25,6 +25,7 @@ public sealed class InterruptCauses
     private uint _cause;
     private uint _mask;
     private bool _level;
+    private uint _signalled;
     private long _assertions;
     private long _heldBack;
 
@@ -40,6 +41,14 @@ public sealed class InterruptCauses
 
     /// <summary>Optional gate for rising edges (interrupt moderation). Set it before the device runs.</summary>
     public IInterruptModeration? Moderation { get; set; }
+
+    /// <summary>
+    /// Optional per-cause MSI-X routing. While the router is in MSI-X mode, each cause that becomes
+    /// pending and enabled sends one message on the vector this routing names (no moderation), and
+    /// sends none again until it has been cleared or masked; otherwise the model drives one line.
+    /// Set it before the device runs.
+    /// </summary>
+    public IInterruptVectorRouting? VectorRouting { get; set; }
 
     /// <summary>The cause register: events that happened and were not acknowledged.</summary>
     public uint Cause { get { lock (_lock) return _cause; } }
@@ -62,6 +71,7 @@ public sealed class InterruptCauses
     /// <summary>Sets <paramref name="bits"/> in the cause register (a device event, or e1000 ICS / a software-interrupt write).</summary>
     public void Raise(uint bits)
     {
+        if (VectorRouting is { } routing && RoutesVectors) bits = routing.Translate(bits);
         // Already pending and the line where Drive would leave it: nothing changes, so no lock (e1000
         // raises RXT0 per frame). Every change is made and driven under the lock; a held-back edge still locks.
         uint cause = Volatile.Read(ref _cause);
@@ -127,12 +137,20 @@ public sealed class InterruptCauses
         {
             _cause = 0;
             _mask = 0;
+            _signalled = 0;
             Drive();
         }
     }
 
+    private bool RoutesVectors => _router is { Mode: InterruptMode.Msix };
+
     private void Drive()
     {
+        if (VectorRouting is { } routing && RoutesVectors)
+        {
+            DriveVectors(routing);
+            return;
+        }
         uint pending = _cause & _mask;
         bool level = pending != 0;
         if (level == _level) return;
@@ -145,6 +163,28 @@ public sealed class InterruptCauses
         if (level) Interlocked.Increment(ref _assertions);
         if (_router is not null) _router.SetLevel(_source, level);
         else _line!(level);
+    }
+
+    /// <summary>
+    /// MSI-X with routing: a message per newly pending cause (as QEMU's e1000e does: a cause that
+    /// stays pending is not signalled again), then the routing's auto-clear and auto-mask.
+    /// </summary>
+    private void DriveVectors(IInterruptVectorRouting routing)
+    {
+        uint pending = _cause & _mask;
+        _signalled &= pending;
+        uint fresh = pending & ~_signalled;
+        if (fresh == 0) return;
+        var signal = routing.Route(fresh);
+        _cause &= ~signal.ClearCause;
+        _mask &= ~signal.ClearMask;
+        _signalled |= fresh & _cause & _mask;
+        // At most 32 vectors: one bit each, so the loop is bounded.
+        for (uint vectors = signal.Vectors; vectors != 0; vectors &= vectors - 1)
+        {
+            Interlocked.Increment(ref _assertions);
+            _router!.Notify(System.Numerics.BitOperations.TrailingZeroCount(vectors));
+        }
     }
 }
 

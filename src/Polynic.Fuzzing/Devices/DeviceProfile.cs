@@ -55,6 +55,7 @@ internal abstract class DeviceProfile
     public static DeviceProfile For(string name) => name.ToLowerInvariant() switch
     {
         "e1000" => new E1000Profile(),
+        "e1000e" => new E1000Profile(i82574: true),
         "rtl8139" => new Rtl8139Profile(cPlus: false),
         "rtl8139cp" => new Rtl8139Profile(cPlus: true),
         "ne2000" => new Ne2000Profile(),

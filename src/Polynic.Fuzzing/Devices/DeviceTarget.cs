@@ -48,7 +48,8 @@ public sealed class DeviceTarget
     /// (the module's factory, with the fuzzer's MAC and no options). When the device's type also offers
     /// a public (NicSettings, TimeProvider) constructor — the e1000 does, for its moderation timers —
     /// and the profile allows it, devices are built through that constructor on the fuzzer's manual
-    /// clock, so timers fire inside steps and a seed replays exactly.
+    /// clock, so timers fire inside steps and a seed replays exactly — provided it builds the same
+    /// PCI identity as the factory (the e1000e shares the e1000's type but not that constructor).
     /// </summary>
     /// <exception cref="KeyNotFoundException">No loaded module provides the personality.</exception>
     /// <exception cref="InvalidOperationException">Its factory failed.</exception>
@@ -64,6 +65,14 @@ public sealed class DeviceTarget
         var clocked = profile.UsesManualClock && probe is NicDevice
             ? probe.GetType().GetConstructor(BindingFlags.Public | BindingFlags.Instance, [typeof(NicSettings), typeof(TimeProvider)])
             : null;
+        if (clocked is not null)
+        {
+            // One type may serve several personalities (the E1000 module's e1000 and e1000e): the
+            // constructor is used only if it builds the same PCI function the factory does.
+            var trial = (IPciDevice)clocked.Invoke([nic, TimeProvider.System]);
+            if (trial.Definition.Identity != probe.Definition.Identity) clocked = null;
+            if (trial is IDisposable trialDisposable) trialDisposable.Dispose();
+        }
         if (probe is IDisposable disposable) disposable.Dispose();
         if (clocked is not null)
             return new DeviceTarget(personality, clock => (IPciDevice)clocked.Invoke([nic, clock ?? TimeProvider.System]), true, profile, registers);

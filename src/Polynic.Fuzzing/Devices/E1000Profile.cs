@@ -4,7 +4,7 @@ using Polynic.Core.Nic;
 namespace Polynic.Fuzzing.Devices;
 
 /// <summary>
-/// Intel 82540EM (e1000): register offsets from the 8254x SDM "Register Summary" (the fuzzer has no
+/// Intel 82540EM (e1000) and 82574L (e1000e): register offsets from the 8254x SDM "Register Summary" (the fuzzer has no
 /// compile-time reference to the personality, as the server has none). Doorbells are the ring tail
 /// pointers TDT and RDT; the sanity driver is Linux e1000's ring setup with legacy descriptors.
 /// </summary>
@@ -22,12 +22,27 @@ internal sealed class E1000Profile : DeviceProfile
     private const uint TctlStart = 0x0003_F0FA;
     private const uint TxEop = 1u << 24, TxIfcs = 1u << 25, TxRs = 1u << 27;
 
-    public override IReadOnlyList<RegisterHint> Registers { get; } =
-    [
-        .. new[] { Ctrl, Status, Eecd, Eerd, Mdic, Vet, Icr, Itr, Ics, Ims, Imc, Rctl, Tctl, Rdbal, Rdbah, Rdlen, Rdh, Rdt, Rdtr, Radv,
-                   Tdbal, Tdbah, Tdlen, Tdh, Tdt, Tidv, Tadv, Rxcsum, Mta, Ral, Rah, Vfta }.Select(o => new RegisterHint(0, o, 4)),
-        new RegisterHint(1, 0, 4), new RegisterHint(1, 4, 4),   // the I/O window: IOADDR, IODATA
-    ];
+    // The 82574L (e1000e) adds MSI-X routing, extended/packet-split receive and its NVM registers; its I/O window is BAR 2.
+    private const uint CtrlExt = 0x0018, Eiac = 0x00DC, Iam = 0x00E0, Ivar = 0x00E4, Eewr = 0x102C, Psrctl = 0x2170, Rfctl = 0x5008;
+
+    private readonly bool _i82574;
+
+    /// <param name="i82574">The 82574L (e1000e): its extra registers are fuzzed too, and the I/O window is on BAR 2.</param>
+    public E1000Profile(bool i82574 = false)
+    {
+        _i82574 = i82574;
+        uint[] common = [Ctrl, Status, Eecd, Eerd, Mdic, Vet, Icr, Itr, Ics, Ims, Imc, Rctl, Tctl, Rdbal, Rdbah, Rdlen, Rdh, Rdt, Rdtr, Radv,
+                         Tdbal, Tdbah, Tdlen, Tdh, Tdt, Tidv, Tadv, Rxcsum, Mta, Ral, Rah, Vfta];
+        uint[] extra = i82574 ? [CtrlExt, Eiac, Iam, Ivar, Eewr, Psrctl, Rfctl] : [];
+        int io = i82574 ? 2 : 1;
+        Registers =
+        [
+            .. common.Concat(extra).Select(o => new RegisterHint(0, o, 4)),
+            new RegisterHint(io, 0, 4), new RegisterHint(io, 4, 4),   // the I/O window: IOADDR, IODATA
+        ];
+    }
+
+    public override IReadOnlyList<RegisterHint> Registers { get; }
 
     public override bool HasDoorbells => true;
 
@@ -162,10 +177,23 @@ internal sealed class E1000Profile : DeviceProfile
         d.Write(0, Ims, 0x9D, 4);                             // TXDW, LSC, RXDMT0, RXO, RXT0: what Linux enables
     }
 
+    /// <summary>Words 0-2 of the 82574's NVM through EERD (START bit 0, address from bit 2, data 31:16) as RAL/RAH values.</summary>
+    private static (uint Low, uint High) NvmStationAddress(FuzzedDevice d)
+    {
+        Span<uint> words = stackalloc uint[3];
+        for (int i = 0; i < 3; i++)
+        {
+            d.Write(0, Eerd, (uint)i << 2 | 1, 4);
+            words[i] = (uint)(d.Read(0, Eerd, 4) >> 16) & 0xFFFF;
+        }
+        return (words[0] | words[1] << 16, words[2]);
+    }
+
     public override string? Check(FuzzedDevice d)
     {
-        // RAL0/RAH0 come from the EEPROM at reset, with Address Valid (SDM 13.5.2).
-        var (low, high) = FuzzedDevice.Mac.ToLowHigh();
+        // RAL0/RAH0 come from the EEPROM at reset, with Address Valid (SDM 13.5.2). The 82574's NVM is
+        // one EEWR write away from a fuzzer, so there the words are read back through EERD first.
+        var (low, high) = _i82574 ? NvmStationAddress(d) : FuzzedDevice.Mac.ToLowHigh();
         ulong ral = d.Read(0, Ral, 4), rah = d.Read(0, Rah, 4);
         if (ral != low || rah != (high | 1u << 31)) return $"RAL0/RAH0 read {ral:x8}/{rah:x8}, not the station address {low:x8}/{high | 1u << 31:x8}";
 

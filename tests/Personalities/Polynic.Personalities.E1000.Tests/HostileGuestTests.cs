@@ -19,11 +19,16 @@ public class HostileGuestTests : IDisposable
     private readonly E1000Rig _rig;
     private readonly E1000Rig _neighbour;
 
-    public HostileGuestTests()
+    public HostileGuestTests() : this(i82574: false) { }
+
+    /// <summary>The same suite against another part of the family (the 82574L's legacy-descriptor mode, <see cref="E1000eHostileGuestTests"/>).</summary>
+    protected HostileGuestTests(bool i82574)
     {
-        _rig = new E1000Rig(machine: _machine);
+        _rig = new E1000Rig(machine: _machine, i82574: i82574);
         _neighbour = new E1000Rig(machine: _machine);
     }
+
+    protected E1000Rig Rig => _rig;
 
     public void Dispose()
     {
@@ -181,7 +186,7 @@ public class HostileGuestTests : IDisposable
     }
 
     /// <summary>After a reset the device passes normal traffic, and the neighbour was never disturbed.</summary>
-    private void AssertStillWorks()
+    protected void AssertStillWorks()
     {
         Assert.Null(_rig.Machine.Function(_rig.Slot).FailureReason);
         foreach (var rig in new[] { _rig, _neighbour })

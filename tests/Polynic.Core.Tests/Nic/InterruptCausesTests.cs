@@ -101,6 +101,67 @@ public class InterruptCausesTests
         Assert.False(m.Interrupts(slot).IntxAsserted);
     }
 
+    [Fact]
+    public void Vector_routing_sends_one_message_per_newly_pending_cause_in_msix_mode_and_drives_the_line_otherwise()
+    {
+        var m = new Machine();
+        var device = new ProbeDevice(ProbeDevice.FullDefinition());
+        int slot = m.Plug(device);
+        m.Enumerate(slot);
+        var routing = new Routing();
+        var c = new InterruptCauses(device.Context.Interrupts, source: 0) { VectorRouting = routing };
+        // Without MSI-X the routing is not consulted: one INTx line.
+        c.Enable(0x3);
+        c.Raise(0x1);
+        Assert.True(m.Interrupts(slot).IntxAsserted);
+        c.ReadAndClear();
+        Assert.Equal(0, routing.Routed);
+
+        EnableMsix(m, slot);
+        m.Interrupts(slot).Clear();
+        c.Raise(0x1);               // routed to vector 3, auto-cleared (ClearCause)
+        c.Raise(0x1);               // raised again after the clear: a new message
+        c.Raise(0x2);               // vector 5, stays pending: no second message while it does
+        c.Raise(0x2);
+        Assert.Equal([3, 3, 5], m.Interrupts(slot).Events.Select(e => e.Vector));
+        Assert.Equal(0x12u, c.Cause);   // 0x10 from Translate: set, not enabled
+        c.Acknowledge(0x2);
+        c.Raise(0x2);
+        Assert.Equal([3, 3, 5, 5], m.Interrupts(slot).Events.Select(e => e.Vector));
+    }
+
+    private static void EnableMsix(Machine m, int slot)
+    {
+        uint at = m.ConfigRead(slot, 0x34, 1);
+        for (int guard = 0; at != 0 && guard < 48; guard++)
+        {
+            if (m.ConfigRead(slot, (int)at, 1) == 0x11)
+            {
+                m.ConfigWrite(slot, (int)at + 2, 0x8000, 2);
+                Span<byte> zero = stackalloc byte[4];
+                zero.Clear();
+                for (int v = 0; v < 8; v++) m.Function(slot).WriteBar(2, (ulong)v * 16 + 12, zero);
+                return;
+            }
+            at = m.ConfigRead(slot, (int)at + 1, 1);
+        }
+        throw new InvalidOperationException("no MSI-X capability");
+    }
+
+    /// <summary>Cause 0x1 → vector 3 with auto-clear; cause 0x2 → vector 5, kept; marks translated causes with 0x10 (not enabled).</summary>
+    private sealed class Routing : IInterruptVectorRouting
+    {
+        public int Routed { get; private set; }
+        public uint LastTranslated { get; private set; }
+        public uint Translate(uint raised) => LastTranslated = raised | 0x10;
+        public VectorSignal Route(uint fresh)
+        {
+            Routed++;
+            uint vectors = ((fresh & 0x1) != 0 ? 1u << 3 : 0) | ((fresh & 0x2) != 0 ? 1u << 5 : 0);
+            return new VectorSignal(vectors, ClearCause: fresh & 0x1, ClearMask: 0);
+        }
+    }
+
     private sealed class Gate : IInterruptModeration
     {
         public bool Open { get; set; }

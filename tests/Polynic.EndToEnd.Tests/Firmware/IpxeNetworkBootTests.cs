@@ -11,7 +11,7 @@ namespace Polynic.EndToEnd.Tests.Firmware;
 /// <summary>
 /// A second driver stack besides Linux: the iPXE network boot firmware QEMU ships as option ROMs
 /// (Debian's ipxe-qemu, a dependency of QEMU). SeaBIOS runs the ROM from the device's ROM BAR, and
-/// iPXE's own driver for the card (intel, realtek, virtio-net) opens it, configures by DHCP and
+/// iPXE's own driver for the card (intel for the 82540EM and the 82574L, realtek, virtio-net) opens it, configures by DHCP and
 /// fetches a script and a file over HTTP from a namespace behind the tap: real firmware, no
 /// operating system, the personality's register and descriptor behaviour as iPXE expects it.
 /// </summary>
@@ -24,6 +24,7 @@ public sealed class IpxeNetworkBootTests(RigFixture rig)
 
     [Theory]
     [InlineData("e1000", "pxe-e1000.rom", "82540em", "pc")]
+    [InlineData("e1000e", "pxe-e1000e.rom", "82574l", "pc")]
     [InlineData("rtl8139", "pxe-rtl8139.rom", "rtl8139", "pc")]
     [InlineData("virtio-net", "pxe-virtio.rom", "virtio-net", "pc")]
     [InlineData("e1000", "pxe-e1000.rom", "82540em", "q35")]

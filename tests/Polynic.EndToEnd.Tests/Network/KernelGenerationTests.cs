@@ -9,7 +9,7 @@ namespace Polynic.EndToEnd.Tests.Network;
 
 /// <summary>
 /// The stock drivers of an older kernel generation than the other tests' (Debian 13, Linux 6.12):
-/// Debian 12's Linux 6.1 with its virtio_net, e1000 and 8139too. The rig takes that kernel package
+/// Debian 12's Linux 6.1 with its virtio_net, e1000, e1000e and 8139too. The rig takes that kernel package
 /// from bookworm into a root of its own (prepared on first use and cached like the default one).
 /// </summary>
 [Collection(RealGuests.Name)]
@@ -21,12 +21,14 @@ public sealed class KernelGenerationTests
     [Theory]
     [InlineData("virtio-net")]
     [InlineData("e1000")]
+    [InlineData("e1000e")]
     [InlineData("rtl8139")]
     public async Task Linux_6_1_drivers_ping_and_move_16_MiB_files_both_ways_intact(string personality)
     {
         NicDevice device = personality switch
         {
             "e1000" => new E1000Device(new NicSettings(Mac)),
+            "e1000e" => E1000Device.Create82574L(new NicSettings(Mac)),
             "rtl8139" => new Rtl8139Device(new NicSettings(Mac)),
             _ => new VirtioNetDevice(new NicSettings(Mac), queuePairs: 2),
         };

@@ -19,10 +19,16 @@ public sealed class MachineShapeTests(RigFixture rig)
     [Theory]
     [InlineData("virtio-net", "q35", 1, 6144, 1)]
     [InlineData("e1000", "q35", 1, 6144, 1)]
+    [InlineData("e1000e", "q35", 1, 6144, 1)]   // the 82574L is QEMU's default NIC on q35
     [InlineData("virtio-net", "pc", 4, 1024, 4)]
     public async Task Ping_and_16_MiB_files_cross_both_ways_intact(string personality, string machine, int cpus, int memoryMiB, int queuePairs)
     {
-        NicDevice device = personality == "e1000" ? new E1000Device(new NicSettings(Mac)) : new VirtioNetDevice(new NicSettings(Mac), queuePairs);
+        NicDevice device = personality switch
+        {
+            "e1000" => new E1000Device(new NicSettings(Mac)),
+            "e1000e" => E1000Device.Create82574L(new NicSettings(Mac)),
+            _ => new VirtioNetDevice(new NicSettings(Mac), queuePairs),
+        };
         await using var r = await NicRig<NicDevice>.StartAsync(rig.Rig, device, "shape-" + personality,
             shape: o => o with { Machine = machine, Cpus = cpus, MemoryMiB = memoryMiB });
         long kibibytes = long.Parse((await r.Guest.RunCheckedAsync("awk '/MemTotal/ {print $2}' /proc/meminfo", TimeSpan.FromSeconds(5))).Trim(),

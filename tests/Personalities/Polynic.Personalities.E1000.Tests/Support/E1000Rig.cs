@@ -22,15 +22,18 @@ public sealed class E1000Rig : IDisposable
     public const int RxBufferStride = 16 * 1024;
 
     public E1000Rig(PortCapabilities wireCapabilities = PortCapabilities.None, Machine? machine = null, ManualTime? time = null, bool attachPort = true,
-        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline, E1000Device? nic = null)
+        bool systemClock = false, LoopbackDelivery delivery = LoopbackDelivery.Inline, E1000Device? nic = null, bool i82574 = false)
     {
         Time = time ?? new ManualTime();
         Machine = machine ?? new Machine(ramSize: 16 << 20);
-        Nic = nic ?? (systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time));
+        Nic = nic ?? (i82574
+            ? E1000Device.Create82574L(new NicSettings(Mac), systemClock ? TimeProvider.System : Time)
+            : systemClock ? new E1000Device(new NicSettings(Mac)) : new E1000Device(new NicSettings(Mac), Time));
         Slot = Machine.Plug(Nic, $"e1000-{Machine.GetHashCode():x}-{Guid.NewGuid():N}");
         var bars = Machine.Enumerate(Slot);
         Mmio = bars[0];
-        Io = bars[1];
+        Bars = bars;
+        Io = bars[Nic.Is82574 ? 2 : 1];   // the 82574's BAR 1 is its flash window
         Pair = new PortPair(new PortPairOptions { CapabilitiesA = wireCapabilities, Delivery = delivery, QueueCapacity = 4096 });
         Pair.B.Start(Wire);
         if (attachPort) Nic.AttachPort(Pair.A);
@@ -42,6 +45,7 @@ public sealed class E1000Rig : IDisposable
     public int Slot { get; }
     public ulong Mmio { get; }
     public ulong Io { get; }
+    public ulong[] Bars { get; }
     public PortPair Pair { get; }
     public WireRecorder Wire { get; } = new();
     public int TxCount { get; private set; }
@@ -72,6 +76,26 @@ public sealed class E1000Rig : IDisposable
     public uint IoRead(uint port) => Machine.IoRead(Io + port);
     public void IoWrite(uint port, uint value) => Machine.IoWrite(Io + port, value);
     public Span<byte> Ram(ulong address, int length) => Machine.Ram.Span(address, length);
+
+    /// <summary>Enables MSI-X in config space and unmasks every vector of the table (the 82574's, in BAR 3).</summary>
+    public void EnableMsix()
+    {
+        var msix = Nic.Definition.Msix ?? throw new InvalidOperationException("no MSI-X capability");
+        uint at = Machine.ConfigRead(Slot, 0x34, 1);
+        for (int guard = 0; at != 0 && guard < 48; guard++)
+        {
+            if (Machine.ConfigRead(Slot, (int)at, 1) == 0x11)
+            {
+                Machine.ConfigWrite(Slot, (int)at + 2, 0x8000, 2);
+                Span<byte> zero = stackalloc byte[4];
+                zero.Clear();
+                for (int v = 0; v < msix.Vectors; v++) Machine.Function(Slot).WriteBar(msix.TableBar, msix.TableOffset + (ulong)v * 16 + 12, zero);
+                return;
+            }
+            at = Machine.ConfigRead(Slot, (int)at + 1, 1);
+        }
+        throw new InvalidOperationException("no MSI-X capability in config space");
+    }
 
     /// <summary>Sends a frame into the NIC from the wire.</summary>
     public bool Inject(ReadOnlySpan<byte> frame) => Pair.B.Send(frame);
