@@ -47,9 +47,9 @@ public sealed partial class IgbDevice
         r.Declare(Icr, "ICR", access: RO,
             onRead: (_, in _) => Interrupts.ReadIcr(), onWrite: (_, in w) => Interrupts.Causes.Acknowledge(w.Written));
         r.Declare(Ics, "ICS", access: RO,
-            onRead: (_, in _) => Interrupts.Causes.Cause, onWrite: (_, in w) => Interrupts.Causes.Raise(w.Written & IcrImplemented));
+            onRead: (_, in _) => Interrupts.Causes.Cause, onWrite: (_, in w) => Interrupts.Causes.Raise(w.Written & IcrWritable));
         r.Declare(Ims, "IMS", access: RO,
-            onRead: (_, in _) => Interrupts.Causes.Mask, onWrite: (_, in w) => Interrupts.Causes.Enable(w.Written & IcrImplemented));
+            onRead: (_, in _) => Interrupts.Causes.Mask, onWrite: (_, in w) => Interrupts.Causes.Enable(w.Written & IcrWritable));
         r.Declare(Imc, "IMC", access: WO, onWrite: (_, in w) => Interrupts.Causes.Disable(w.Written));
         r.Declare(Iam, "IAM");
         r.Declare(Itr, "ITR", writeMask: 0xFFFF);

@@ -111,18 +111,13 @@ public static class IgbBits
     // EEMNGCTL: CFG_DONE of port 0 (igb_get_cfg_done_82575 polls it).
     public const uint EemngctlCfgDone0 = 1u << 18;
 
-    // ICR / ICS / IMS / IMC / IAM
-    public const uint IcrTxdw = 1u << 0;
-    public const uint IcrLsc = 1u << 2;
-    public const uint IcrRxdmt0 = 1u << 4;
-    public const uint IcrRxo = 1u << 6;
+    // ICR / ICS / IMS / IMC / IAM: TXDW, LSC, RXDMT0, RXO and MDAC as on the 8254x (E1000Bits).
     public const uint IcrRxdw = 1u << 7;      // RXT0 on the 8254x
-    public const uint IcrMdac = 1u << 9;
     public const uint IcrDoutsync = 1u << 28;
     public const uint IcrDrsta = 1u << 30;
     public const uint IcrIntAsserted = 1u << 31;
     /// <summary>Causes ICS may set: every bit but INT_ASSERTED (igb's self-test sets those of 0x77D4FBFD one by one).</summary>
-    public const uint IcrImplemented = 0x7FFF_FFFF;
+    public const uint IcrWritable = 0x7FFF_FFFF;
 
     // GPIE
     public const uint GpieNsicr = 1u << 0;
