@@ -141,7 +141,7 @@ public class InterruptCausesTests
         c.Enable(0x3);
         c.Raise(0x2);
         Assert.False(m.Interrupts(slot).IntxAsserted);
-        Assert.Equal(0x12u, c.Cause & 0x12);   // kept, for the guest to read
+        Assert.Equal(0x2u, c.Cause);   // kept, for the guest to read
 
         EnableMsix(m, slot);
         m.Interrupts(slot).Clear();
