@@ -6,8 +6,11 @@ namespace Polynic.Personalities.E1000.Igb;
 /// <summary>The 82576's NVM image (datasheet 6.1, table 6-1), read by igb through EERD.</summary>
 internal static class IgbNvm
 {
-    /// <summary>Words the part reports (EECD.SIZE_EX = 0: 64 words, all that the checksum covers).</summary>
-    public const int WordCount = 64;
+    /// <summary>
+    /// Words the part reports (EECD.SIZE_EX = 2: 256, as QEMU's igb): igb reads a few words above the
+    /// 64 the checksum covers (the eTrack id at 0x42), which read 0 here as they do on QEMU's.
+    /// </summary>
+    public const int WordCount = E1000Model.LargeEepromWords;
 
     /// <summary>Word 0x37: pointer to alternate MAC addresses; 0xFFFF says there are none (igb_check_alt_mac_addr).</summary>
     public const int AlternateMacPointerWord = 0x37;
@@ -32,6 +35,7 @@ internal static class IgbNvm
     public static ushort[] Image(MacAddress mac)
     {
         var image = new EepromImage(WordCount);
+        image.Words.Clear();
         Template.CopyTo(image.Words);
         image.SetMacAddress(0, mac);
         image.UpdateChecksum(E1000Eeprom.ChecksumWord, E1000Eeprom.ChecksumSum);
