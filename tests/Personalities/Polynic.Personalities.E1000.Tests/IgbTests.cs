@@ -244,6 +244,22 @@ public class IgbTests : IDisposable
     }
 
     [Fact]
+    public void With_msix_on_but_gpie_msix_mode_clear_icr_causes_go_to_vector_0_as_igb_self_test_expects()
+    {
+        // After the self-test's reset GPIE is 0 while the function keeps MSI-X: igb_intr_test hooks vector 0.
+        _rig.EnableMsix();
+        _rig.Read(Icr);
+        _rig.Interrupts.Clear();
+        _rig.Write(Ims, 1u << 10);
+        _rig.Write(Ics, 1u << 10);
+        Assert.Equal([0], MsixVectors());
+        Assert.Equal(1u << 10 | IcrIntAsserted, _rig.Read(Icr));
+        _rig.Write(Imc, 1u << 10);
+        _rig.Write(Ics, 1u << 10);
+        Assert.Equal([0], MsixVectors());
+    }
+
+    [Fact]
     public void Rss_spreads_by_the_toeplitz_hash_through_reta_and_reports_the_hash()
     {
         _rig.SetupRx(0);

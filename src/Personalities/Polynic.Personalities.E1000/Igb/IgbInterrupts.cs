@@ -73,21 +73,27 @@ internal sealed class IgbInterrupts
         Extended.Reset();
     }
 
-    /// <summary>The ICR line: the INTx/MSI line without MSI-X; with it, a rising edge sets "other" in EICR.</summary>
+    /// <summary>Whether causes are routed through EICR and IVAR: MSI-X on in config space and GPIE.MSIX_MODE set.</summary>
+    private bool ExtendedMode => _router.Mode == InterruptMode.Msix && (_registers.Get(Gpie) & GpieMsixMode) != 0;
+
+    /// <summary>
+    /// The ICR line. Without GPIE.MSIX_MODE it is the function's interrupt: the INTx level, an MSI, or
+    /// MSI-X vector 0 when MSI-X is on (datasheet 7.3.1; igb's self-test relies on this after a reset
+    /// cleared GPIE). In MSI-X mode a rising edge sets the "other" bit IVAR_MISC names in EICR.
+    /// </summary>
     private void OnCauseLine(bool level)
     {
-        if (_router.Mode != InterruptMode.Msix)
-        {
-            _router.SetLevel(0, level);
-            return;
-        }
-        if (!level) return;
+        bool extended = ExtendedMode;
+        // In MSI-X mode the source's level is kept low, so a later return to non-MSI-X mode starts from a clean edge.
+        _router.SetLevel(0, level && !extended);
+        if (!extended || !level) return;
         uint entry = (_registers.Get(IvarMisc) >> 8) & 0xFF;
         if (Routing.TryVector(entry, out int vector)) Extended.Raise(1u << vector);
     }
 
     private void RaiseQueueVector(int queue, bool transmit)
     {
+        if (!ExtendedMode) return;
         // IVAR0[q & 7], byte ((q & 8) << 1) for receive queue q, that + 8 for transmit (igb_assign_vector, 82576).
         uint ivar = _registers.GetElement(Ivar0, queue & 7);
         int shift = ((queue & 8) << 1) + (transmit ? 8 : 0);
@@ -109,6 +115,8 @@ internal sealed class EicrRouting(RegisterFile registers) : IInterruptVectorRout
 
     public VectorSignal Route(uint fresh)
     {
+        // Without GPIE.MSIX_MODE, EICR sends nothing (ICR drives vector 0 instead).
+        if ((registers.Get(Gpie) & GpieMsixMode) == 0) return default;
         uint vectors = fresh & ((1u << MsixVectors) - 1);
         uint clearMask = (registers.Get(Gpie) & GpieEiame) != 0 ? fresh & registers.Get(Eiam) : 0;
         return new VectorSignal(vectors, fresh & registers.Get(Eiac), clearMask);
