@@ -69,7 +69,7 @@ public sealed partial class IgbDevice : NicDevice
     {
         Eeprom = new E1000Eeprom(IgbNvm.Image(settings.Mac), registerNvm: true);
         Phy = new Igp3Phy();
-        Filter = new ReceiveFilter(ReceiveAddressCount, E1000Registers.MulticastTableWords * 32, MulticastHashKind.Intel);
+        Filter = new ReceiveFilter(IgbReceiveAddressCount, E1000Registers.MulticastTableWords * 32, MulticastHashKind.Intel);
         Registers = new RegisterFile(RegisterBarSize);
         DeclareRegisters(Registers);
         Statistics = new Statistics(Registers);

@@ -1,6 +1,7 @@
 using Polynic.Core.Interrupts;
 using Polynic.Core.Nic;
 using Polynic.Core.Nic.Registers;
+using static Polynic.Personalities.E1000.E1000Bits;
 using static Polynic.Personalities.E1000.Igb.IgbBits;
 using static Polynic.Personalities.E1000.Igb.IgbRegisters;
 

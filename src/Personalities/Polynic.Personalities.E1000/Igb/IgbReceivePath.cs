@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Polynic.Core.Memory;
 using Polynic.Core.Nic;
 using Polynic.Core.Nic.Dma;
+using Polynic.Core.Nic.Filtering;
 using static Polynic.Personalities.E1000.E1000Bits;
 using static Polynic.Personalities.E1000.E1000Registers;
 using static Polynic.Personalities.E1000.Igb.IgbBits;

@@ -64,7 +64,7 @@ public static class IgbRegisters
     public const int MsixVectors = 10;
 
     /// <summary>Receive address entries (Linux E1000_RAR_ENTRIES_82576): 16 at RAL/RAH, 8 at RA2.</summary>
-    public const int ReceiveAddressCount = 24;
+    public const int IgbReceiveAddressCount = 24;
 
     /// <summary>EITR registers (one per possible vector; the 82576 has 25).</summary>
     public const int EitrCount = 25;
