@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Polynic.Core.Interrupts;
 using Polynic.Core.Nic;
 using Polynic.EndToEnd.Tests.Network;
@@ -8,7 +9,7 @@ namespace Polynic.EndToEnd.Tests.Igb;
 
 /// <summary>Polynic's 82576 driven by Debian's stock igb driver, traffic through a tap into a namespace.</summary>
 [Collection(RealGuests.Name)]
-public sealed class IgbGuestTests(RigFixture rig, ITestOutputHelper output)
+public sealed partial class IgbGuestTests(RigFixture rig, ITestOutputHelper output)
 {
     private static readonly MacAddress Mac = MacAddress.Parse("52:54:00:82:57:60");
 
@@ -44,4 +45,44 @@ public sealed class IgbGuestTests(RigFixture rig, ITestOutputHelper output)
         Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
         Assert.Null(r.Served.Function.FailureReason);
     }
+
+    /// <summary>
+    /// Traffic and the self-test: iperf3 both ways with TSO frames reaching the tap whole, 16 MiB
+    /// both ways with equal sha256, <c>ethtool -t eth0 offline</c> passing its five tests.
+    /// </summary>
+    [Fact]
+    public async Task Iperf3_tso_16_MiB_both_ways_and_offline_self_test()
+    {
+        await using var r = await NicRig<IgbDevice>.StartAsync(rig.Rig, new IgbDevice(new NicSettings(Mac)), "igb-traffic", 1500);
+        await r.ConfigureGuestAsync();
+        var features = await r.Guest.RunCheckedAsync("ethtool -k eth0", TimeSpan.FromSeconds(10));
+        Assert.Contains("tcp-segmentation-offload: on", features);
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        long framesBefore = r.Served.Port!.Counters.FramesSent, bytesBefore = r.Served.Port.Counters.BytesSent;
+        var up = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5", TimeSpan.FromMinutes(3));
+        long frames = r.Served.Port.Counters.FramesSent - framesBefore, bytes = r.Served.Port.Counters.BytesSent - bytesBefore;
+        var down = await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 5 -R", TimeSpan.FromMinutes(3));
+        output.WriteLine($"up: {ReceiverRate().Match(up).Value}, down: {ReceiverRate().Match(down).Value}; to the tap during the upload: {frames} frames, {bytes} bytes");
+        Assert.Matches(ReceiverRate(), up);
+        Assert.Matches(ReceiverRate(), down);
+        Assert.True(frames > 0 && bytes / frames > 3000, $"{frames} frames, {bytes} bytes to the tap during the upload");
+
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        output.WriteLine(string.Join(", ", r.Device.Counters.Snapshot()));
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+
+        var result = await r.Guest.RunAsync("ethtool -t eth0 offline", TimeSpan.FromMinutes(2));
+        output.WriteLine(result.Output);
+        output.WriteLine((await r.Guest.RunAsync("dmesg | tail -30", TimeSpan.FromSeconds(10))).Output);
+        Assert.Contains("The test result is PASS", result.Output);
+        foreach (var test in new[] { "Register test", "Eeprom test", "Interrupt test", "Loopback test", "Link test" })
+            Assert.Matches(new Regex($@"{test}\s+\((on/)?offline\)\s+0\b"), result.Output);
+        await r.ConfigureGuestAfterResetAsync();
+        Assert.Contains(" 0% packet loss", await r.Guest.RunCheckedAsync($"ping -c 5 -W 2 {r.PeerAddress}", TimeSpan.FromSeconds(30)));
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
+    private static partial Regex ReceiverRate();
 }
