@@ -83,6 +83,22 @@ public sealed partial class IgbGuestTests(RigFixture rig, ITestOutputHelper outp
         Assert.Null(r.Served.Function.FailureReason);
     }
 
+    /// <summary>INTx only (<c>pci=nomsi</c>): igb falls back to the legacy line with one queue; ping and a file copy.</summary>
+    [Fact]
+    public async Task Intx_without_msi_carries_ping_and_a_file_copy()
+    {
+        await using var r = await NicRig<IgbDevice>.StartAsync(rig.Rig, new IgbDevice(new NicSettings(Mac)), "igb-intx", 1500, extraKernelArguments: "pci=nomsi");
+        await r.ConfigureGuestAsync();
+        Assert.Equal(InterruptMode.Intx, r.Served.Function.Interrupts.Mode);
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        Assert.DoesNotContain("MSI", interrupts);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
     [GeneratedRegex(@"\d+(\.\d+)? [KMG]bits/sec\s+\S*\s*receiver")]
     private static partial Regex ReceiverRate();
 }
