@@ -83,6 +83,39 @@ public sealed partial class IgbGuestTests(RigFixture rig, ITestOutputHelper outp
         Assert.Null(r.Served.Function.FailureReason);
     }
 
+    /// <summary>
+    /// Multiqueue: parallel streams land on both receive queues (RSS) and leave on both transmit
+    /// queues; <c>ethtool -L eth0 combined 1</c> re-plans the vectors and traffic goes on.
+    /// </summary>
+    [Fact]
+    public async Task Parallel_streams_use_both_queue_pairs_and_ethtool_L_changes_them()
+    {
+        await using var r = await NicRig<IgbDevice>.StartAsync(rig.Rig, new IgbDevice(new NicSettings(Mac)), "igb-queues", 1500);
+        await r.ConfigureGuestAsync();
+        r.Peer.StartTool($"iperf3 -s -B {r.PeerAddress}");
+        await Task.Delay(500);
+        await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 3 -P 8", TimeSpan.FromMinutes(3));
+        await r.Guest.RunCheckedAsync($"iperf3 -c {r.PeerAddress} -t 3 -P 8 -R", TimeSpan.FromMinutes(3));
+        var stats = await r.Guest.RunCheckedAsync("ethtool -S eth0 | grep -E '(rx|tx)_queue_[0-9]_packets'", TimeSpan.FromSeconds(10));
+        output.WriteLine(stats);
+        foreach (var counter in new[] { "rx_queue_0_packets", "rx_queue_1_packets", "tx_queue_0_packets", "tx_queue_1_packets" })
+            Assert.True(QueueCounter(stats, counter) > 100, $"{counter}: {stats}");
+
+        await r.Guest.RunCheckedAsync("ethtool -L eth0 combined 1", TimeSpan.FromSeconds(30));
+        await r.ConfigureGuestAfterResetAsync();
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        // One queue each way: igb re-plans to three vectors (other, rx-0, tx-0; no pairing below half the RSS maximum).
+        Assert.Equal(3, interrupts.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("MSI")));
+        Assert.DoesNotContain("eth0-rx-1", interrupts);
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    private static long QueueCounter(string ethtoolStats, string name) =>
+        long.Parse(ethtoolStats.Split('\n').First(l => l.Trim().StartsWith(name + ":", StringComparison.Ordinal)).Split(':')[1].Trim());
+
     /// <summary>INTx only (<c>pci=nomsi</c>): igb falls back to the legacy line with one queue; ping and a file copy.</summary>
     [Fact]
     public async Task Intx_without_msi_carries_ping_and_a_file_copy()
