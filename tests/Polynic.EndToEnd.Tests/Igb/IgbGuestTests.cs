@@ -116,6 +116,41 @@ public sealed partial class IgbGuestTests(RigFixture rig, ITestOutputHelper outp
     private static long QueueCounter(string ethtoolStats, string name) =>
         long.Parse(ethtoolStats.Split('\n').First(l => l.Trim().StartsWith(name + ":", StringComparison.Ordinal)).Split(':')[1].Trim());
 
+    /// <summary>Receive filtering as the e1000 and e1000e tests check it: multicast table, allmulti, promiscuous.</summary>
+    [Fact]
+    public async Task Multicast_table_allmulti_and_promiscuous_filter_as_the_driver_asks()
+    {
+        await using var r = await NicRig<IgbDevice>.StartAsync(rig.Rig, new IgbDevice(new NicSettings(Mac)), "igb-filters", 1500);
+        await r.ConfigureGuestAsync();
+        await r.Peer.RunAsync($"ip route add 224.0.0.0/4 dev {r.TapName}");
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip maddr add 01:00:5e:01:02:03 dev eth0", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.1.2.3")), 5, 6);
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 allmulticast on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => SendMulticastAsync(r, "239.9.9.9")), 5, 6);
+        await r.Peer.RunAsync($"ip neigh replace 10.77.{r.Subnet}.99 lladdr 02:00:00:00:00:99 dev {r.TapName}");
+        Assert.Equal(0, await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)));
+        await r.Guest.RunCheckedAsync("/usr/bin/ip link set eth0 promisc on", TimeSpan.FromSeconds(5));
+        Assert.InRange(await ReceivedAfterAsync(r, () => r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 10.77.{r.Subnet}.99", check: false)), 5, 6);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
+    private static Task SendMulticastAsync(NicRig<IgbDevice> r, string group) =>
+        r.Peer.RunToolAsync($"/usr/bin/ping -c 5 -i 0.2 -W 1 -I {r.TapName} {group}", TimeSpan.FromSeconds(30), check: false);
+
+    /// <summary>Frames the guest kernel received on eth0 while <paramref name="action"/> ran.</summary>
+    private static async Task<long> ReceivedAfterAsync(NicRig<IgbDevice> r, Func<Task> action)
+    {
+        long before = await RxPacketsAsync(r);
+        await action();
+        await Task.Delay(300);
+        return await RxPacketsAsync(r) - before;
+    }
+
+    private static async Task<long> RxPacketsAsync(NicRig<IgbDevice> r) =>
+        long.Parse((await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/statistics/rx_packets", TimeSpan.FromSeconds(5))).Trim());
+
     /// <summary>INTx only (<c>pci=nomsi</c>): igb falls back to the legacy line with one queue; ping and a file copy.</summary>
     [Fact]
     public async Task Intx_without_msi_carries_ping_and_a_file_copy()
