@@ -151,6 +151,22 @@ public sealed partial class IgbGuestTests(RigFixture rig, ITestOutputHelper outp
     private static async Task<long> RxPacketsAsync(NicRig<IgbDevice> r) =>
         long.Parse((await r.Guest.RunCheckedAsync("cat /sys/class/net/eth0/statistics/rx_packets", TimeSpan.FromSeconds(5))).Trim());
 
+    /// <summary>MSI (the function served without MSI-X, as <c>msix=off</c>): igb falls back to one MSI vector; ping and a file copy.</summary>
+    [Fact]
+    public async Task Msi_carries_ping_and_a_file_copy()
+    {
+        await using var r = await NicRig<IgbDevice>.StartAsync(rig.Rig, new IgbDevice(new NicSettings(Mac)), "igb-msi", 1500, offerMsix: false);
+        await r.ConfigureGuestAsync();
+        Assert.Equal(InterruptMode.Msi, r.Served.Function.Interrupts.Mode);
+        var interrupts = await r.Guest.RunCheckedAsync("grep eth0 /proc/interrupts", TimeSpan.FromSeconds(5));
+        output.WriteLine(interrupts);
+        Assert.Contains("MSI", interrupts);
+        PingOutput.AssertAllAnswered(await r.Guest.RunCheckedAsync($"ping -c 20 -i 0.02 -W 2 {r.PeerAddress}", TimeSpan.FromMinutes(1)), 20);
+        await FileTransfer.AssertBothWaysAsync(r.Guest, r.Peer, r.PeerAddress, r.GuestAddress, mebibytes: 16);
+        Assert.Equal(0, r.Device.Counters.DmaFaults + r.Device.Counters.DescriptorFaults);
+        Assert.Null(r.Served.Function.FailureReason);
+    }
+
     /// <summary>INTx only (<c>pci=nomsi</c>): igb falls back to the legacy line with one queue; ping and a file copy.</summary>
     [Fact]
     public async Task Intx_without_msi_carries_ping_and_a_file_copy()
