@@ -28,7 +28,8 @@ public sealed class ServedDevice<TDevice> : IAsyncDisposable where TDevice : IPc
     public PciFunction Function => Server.Function;
     public string SocketPath => Server.SocketPath;
 
-    public static async Task<ServedDevice<TDevice>> StartAsync(TDevice device, string name, TapPortOptions? tap = null)
+    /// <param name="offerMsix">False serves the function without its MSI-X capability (as <c>msix=off</c>): the driver falls back to MSI.</param>
+    public static async Task<ServedDevice<TDevice>> StartAsync(TDevice device, string name, TapPortOptions? tap = null, bool offerMsix = true)
     {
         var directory = Directory.CreateTempSubdirectory("polynic-e2e-");
         TapPort? port = null;
@@ -39,7 +40,7 @@ public sealed class ServedDevice<TDevice> : IAsyncDisposable where TDevice : IPc
                 port = TapPort.Open(tap);
                 ((NicDevice)(object)device).AttachPort(port);
             }
-            var server = new VfioUserServer(new PciFunction(device, name), Path.Combine(directory.FullName, name + ".sock"));
+            var server = new VfioUserServer(new PciFunction(device, name, offerMsix: offerMsix), Path.Combine(directory.FullName, name + ".sock"));
             await server.StartAsync();
             return new ServedDevice<TDevice>(directory, device, server, port);
         }

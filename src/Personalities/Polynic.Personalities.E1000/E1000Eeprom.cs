@@ -121,9 +121,10 @@ internal sealed class E1000Eeprom
     {
         if (RegisterNvm)
         {
-            // 82574: NVM present, auto-read done (e1000e_get_auto_rd_done polls it after every reset),
-            // size field 14:11 zero (64 words), GNT follows REQ (e1000e_acquire_nvm).
-            uint nvm = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres | E1000eBits.EecdAutoRead;
+            // 82574/82576: NVM present, auto-read done (e1000e/igb_get_auto_rd_done poll it after every
+            // reset), size field 14:11 = log2(words) - 6 (0: 64 words, 2: 256), GNT follows REQ.
+            uint nvm = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres | E1000eBits.EecdAutoRead
+                | (Large ? 2u << 11 : 0);
             return (stored & EecdReq) != 0 ? nvm | EecdGnt : nvm;
         }
         uint value = (stored & (EecdSk | EecdCs | EecdDi | EecdFwe | EecdReq)) | EecdPres | (Large ? EecdSize : 0);

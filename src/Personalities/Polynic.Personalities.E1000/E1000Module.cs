@@ -57,3 +57,25 @@ public sealed class E1000eFactory : IPersonalityFactory
         return E1000Device.Create82574L(settings.Nic);
     }
 }
+
+/// <summary>
+/// The igb (Intel 82576 physical function, 8086:10C9) as a personality of the same module: the
+/// 8254x family's NVM, statistics and filters with the 82576's IGP3 PHY, 16 queue pairs with
+/// advanced descriptors, RSS and MSI-X through IVAR (<see cref="Igb.IgbDevice"/>).
+/// </summary>
+public sealed class IgbFactory : IPersonalityFactory
+{
+    /// <inheritdoc/>
+    public string Name => "igb";
+
+    /// <inheritdoc/>
+    public string Description => "Intel 82576 Gigabit Ethernet (8086:10C9), Linux igb";
+
+    /// <inheritdoc/>
+    public IPciDevice Create(PersonalitySettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.RejectUnknownOptions();
+        return new Igb.IgbDevice(settings.Nic);
+    }
+}

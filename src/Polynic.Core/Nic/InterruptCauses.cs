@@ -50,6 +50,14 @@ public sealed class InterruptCauses
     /// </summary>
     public IInterruptVectorRouting? VectorRouting { get; set; }
 
+    /// <summary>
+    /// Whether the model drives its line (INTx level, MSI edge) outside MSI-X. True by default.
+    /// False for a cause register that reaches the guest only through <see cref="VectorRouting"/>
+    /// (the 82576's EICR: without MSI-X its queue causes are reported through ICR, which owns the
+    /// line); its causes and mask are then kept but signal nothing until MSI-X is on.
+    /// </summary>
+    public bool DrivesLine { get; init; } = true;
+
     /// <summary>The cause register: events that happened and were not acknowledged.</summary>
     public uint Cause { get { lock (_lock) return _cause; } }
 
@@ -151,6 +159,7 @@ public sealed class InterruptCauses
             DriveVectors(routing);
             return;
         }
+        if (!DrivesLine) return;
         uint pending = _cause & _mask;
         bool level = pending != 0;
         if (level == _level) return;

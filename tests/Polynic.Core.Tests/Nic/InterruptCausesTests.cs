@@ -130,6 +130,26 @@ public class InterruptCausesTests
         Assert.Equal([3, 3, 5, 5], m.Interrupts(slot).Events.Select(e => e.Vector));
     }
 
+    [Fact]
+    public void A_model_that_does_not_drive_the_line_signals_only_through_msix_vectors()
+    {
+        var m = new Machine();
+        var device = new ProbeDevice(ProbeDevice.FullDefinition());
+        int slot = m.Plug(device);
+        m.Enumerate(slot);
+        var c = new InterruptCauses(device.Context.Interrupts, source: 0) { VectorRouting = new Routing(), DrivesLine = false };
+        c.Enable(0x3);
+        c.Raise(0x2);
+        Assert.False(m.Interrupts(slot).IntxAsserted);
+        Assert.Equal(0x2u, c.Cause);   // kept, for the guest to read
+
+        EnableMsix(m, slot);
+        m.Interrupts(slot).Clear();
+        c.Acknowledge(0x2);
+        c.Raise(0x2);
+        Assert.Equal([5], m.Interrupts(slot).Events.Select(e => e.Vector));
+    }
+
     private static void EnableMsix(Machine m, int slot)
     {
         uint at = m.ConfigRead(slot, 0x34, 1);

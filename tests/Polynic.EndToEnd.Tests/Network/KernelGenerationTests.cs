@@ -22,6 +22,7 @@ public sealed class KernelGenerationTests
     [InlineData("virtio-net")]
     [InlineData("e1000")]
     [InlineData("e1000e")]
+    [InlineData("igb")]
     [InlineData("rtl8139")]
     public async Task Linux_6_1_drivers_ping_and_move_16_MiB_files_both_ways_intact(string personality)
     {
@@ -29,6 +30,7 @@ public sealed class KernelGenerationTests
         {
             "e1000" => new E1000Device(new NicSettings(Mac)),
             "e1000e" => E1000Device.Create82574L(new NicSettings(Mac)),
+            "igb" => new Polynic.Personalities.E1000.Igb.IgbDevice(new NicSettings(Mac)),
             "rtl8139" => new Rtl8139Device(new NicSettings(Mac)),
             _ => new VirtioNetDevice(new NicSettings(Mac), queuePairs: 2),
         };

@@ -33,11 +33,11 @@ internal sealed class NicRig<TDevice> : IAsyncDisposable where TDevice : NicDevi
     public string GuestAddress => $"10.77.{Subnet}.2";
 
     public static async Task<NicRig<TDevice>> StartAsync(GuestRig rig, TDevice device, string name, int mtu = 1500, bool vnetHeader = true, string extraKernelArguments = "",
-        Func<GuestOptions, GuestOptions>? shape = null)
+        Func<GuestOptions, GuestOptions>? shape = null, bool offerMsix = true)
     {
         int subnet = Interlocked.Increment(ref s_subnet) % 250;
         var image = await rig.EnsurePreparedAsync();
-        var served = await ServedDevice<TDevice>.StartAsync(device, name, new TapPortOptions { InterfaceName = "pnt%d", VnetHeader = vnetHeader });
+        var served = await ServedDevice<TDevice>.StartAsync(device, name, new TapPortOptions { InterfaceName = "pnt%d", VnetHeader = vnetHeader }, offerMsix);
         NetworkNamespace? peer = null;
         try
         {
